@@ -1,0 +1,45 @@
+# Two commands do everything on a fresh machine: `make study` and `make test`.
+# Each creates the virtual environment .venv on first use (pinned versions from pyproject.toml).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+CORES ?= all
+CONFIG ?= config/config.yaml
+# Scripts run by Snakemake must find the venv's python and modedrop.
+export PATH := $(BIN):$(PATH)
+SNAKEMAKE := snakemake --cores $(CORES) --configfile $(CONFIG) --show-failed-logs
+
+.PHONY: help study report test lint clean-results
+
+help:
+	@echo "make study   run the whole study on the embedded default data set (results/)"
+	@echo "make test    lint (ruff, snakemake --lint) and run the test suite"
+	@echo "make report  build results/report.html from a finished study"
+
+$(VENV)/.installed-study: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed-study
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+study: $(VENV)/.installed-study
+	time $(SNAKEMAKE)
+	$(SNAKEMAKE) --report results/report.html
+
+report: $(VENV)/.installed-study
+	$(SNAKEMAKE) --report results/report.html
+
+lint: $(VENV)/.installed-test
+	ruff check .
+	ruff format --check .
+	snakemake --lint --configfile $(CONFIG)
+
+test: lint
+	pytest
+
+clean-results:
+	rm -rf results/*/ .snakemake/

@@ -1,0 +1,20 @@
+"""Shared fixtures and paths for the test suite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# The contributors' reference material sits beside the checkout; users' machines lack it.
+SHARED = REPO.parent / "shared"
+CELEBA_META = SHARED / "celeba"
+
+
+@pytest.fixture
+def celeba_meta() -> Path:
+    """The official CelebA metadata files, or a clean skip where they are not available."""
+    if not (CELEBA_META / "list_attr_celeba.txt").exists():
+        pytest.skip(f"official CelebA metadata not found at {CELEBA_META} (contributors only)")
+    return CELEBA_META

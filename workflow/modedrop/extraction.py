@@ -1,0 +1,143 @@
+"""Embed every image of a data set once and write the feature cache (see modedrop.features)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import time
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from modedrop.data.images import ImageList
+from modedrop.encoders import get_encoder
+from modedrop.features import FEATURES, LOGITS, write_cache
+
+log = logging.getLogger(__name__)
+
+VERSIONED_PACKAGES = ("modedrop", "torch", "torchvision", "timm", "numpy", "h5py", "pillow")
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in VERSIONED_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def resolve_device(requested: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when present; the CPU fallback is logged as a warning."""
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        log.warning(
+            "no GPU found: extracting features on the CPU, which is much slower on large "
+            "data sets (set features.device: cpu to silence this warning)"
+        )
+        return torch.device("cpu")
+    device = torch.device(requested)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(
+            f"features.device is {requested!r} but no CUDA device is visible; use 'auto' or 'cpu'"
+        )
+    return device
+
+
+def extract_features(
+    image_dir: str | Path,
+    names: Sequence[str],
+    encoder_name: str,
+    out_path: str | Path,
+    *,
+    batch_size: int = 64,
+    threads: int = 1,
+    device: str = "auto",
+    progress: bool = True,
+) -> dict:
+    """Embed ``image_dir/name`` for every name and write the cache to ``out_path``.
+
+    The cache is written to ``<out_path>.partial`` and renamed into place only when complete,
+    so an interrupted run never leaves a file that looks finished. ``threads`` sets the number
+    of decoding workers and, on the CPU, the number of intra-op threads.
+
+    Returns run statistics (images, seconds, images/s, device).
+    """
+    if not names:
+        raise ValueError(f"no images to embed in {image_dir}")
+    spec = get_encoder(encoder_name)
+    target = resolve_device(device)
+    if target.type == "cpu":
+        torch.set_num_threads(max(1, threads))
+    model = spec.build().to(target)
+    if target.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+
+    loader = torch.utils.data.DataLoader(
+        ImageList(image_dir, names, spec.preprocessing),
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=max(0, threads - 1) if target.type == "cpu" else threads,
+        pin_memory=target.type == "cuda",
+    )
+    attrs = {
+        "encoder": spec.name,
+        "weights_sha256": spec.weights_sha256(),
+        "preprocessing": spec.preprocessing.to_json(),
+        "versions": library_versions(),
+        "n_images": len(names),
+        "device": target.type,
+    }
+    out_path = Path(out_path)
+    partial = out_path.with_name(out_path.name + ".partial")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+
+    start = time.perf_counter()
+    with write_cache(
+        partial,
+        names=names,
+        feature_dim=spec.feature_dim,
+        num_classes=spec.num_classes,
+        attrs=attrs,
+    ) as cache:
+        _fill(cache, model, loader, target, len(names), progress)
+    seconds = time.perf_counter() - start
+    os.replace(partial, out_path)
+
+    rate = len(names) / seconds
+    log.info(
+        "embedded %d images with %s in %.1f s (%.1f images/s on %s)",
+        len(names),
+        spec.name,
+        seconds,
+        rate,
+        target,
+    )
+    return {"images": len(names), "seconds": seconds, "images_per_s": rate, "device": str(target)}
+
+
+def _fill(cache, model, loader, device: torch.device, total: int, progress: bool) -> None:
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+    row = 0
+    # mininterval keeps the log readable when stderr is a file (Snakemake's log:).
+    bar = tqdm(total=total, unit="img", desc="embedding", disable=not progress, mininterval=5)
+    with torch.inference_mode(), autocast, bar:
+        for batch in loader:
+            batch = batch.to(device, non_blocking=True)
+            if device.type == "cuda":
+                batch = batch.contiguous(memory_format=torch.channels_last)
+            features, logits = model(batch)
+            stop = row + len(batch)
+            cache[FEATURES][row:stop] = features.float().cpu().numpy()
+            if logits is not None and LOGITS in cache:
+                cache[LOGITS][row:stop] = logits.float().cpu().numpy()
+            row = stop
+            bar.update(len(batch))
+    if row != total:
+        raise RuntimeError(f"embedded {row} images but expected {total}")

@@ -1,0 +1,19 @@
+"""Embed every image of the data set with one encoder into the HDF5 feature cache."""
+
+from modedrop import runlog
+from modedrop.data.celeba_format import read_attributes
+from modedrop.extraction import extract_features
+
+log = runlog.start(snakemake.log[0])
+# The attribute file defines the data set: one cache row per listed image, in file order.
+names = list(read_attributes(snakemake.input.attributes).index)
+stats = extract_features(
+    snakemake.input.images,
+    names,
+    snakemake.wildcards.encoder,
+    snakemake.output[0],
+    batch_size=snakemake.params.batch_size,
+    threads=snakemake.threads,
+    device=snakemake.params.device,
+)
+log.info("run statistics: %s", stats)
