@@ -1,0 +1,120 @@
+"""Inception Score from classifier logits.
+
+Formula (Salimans et al. 2016, "Improved Techniques for Training GANs", NeurIPS)::
+
+    IS = exp( E_x KL( p(y|x) || p(y) ) ),   p(y) = E_x p(y|x)
+
+computed, as in torch-fidelity 0.4.0 (``torch_fidelity.metric_isc.isc_features_to_metric``), on
+``splits`` contiguous chunks of the (optionally shuffled) samples, returning the mean and the
+population standard deviation of the per-chunk scores:
+
+1. if ``shuffle``: reorder rows by ``numpy.random.RandomState(rng_seed).permutation(N)``;
+2. cast to float64; ``log p(y|x) = log_softmax(logits)``, ``p(y|x) = exp(log p(y|x))``;
+3. chunk ``i`` is rows ``i*N//splits : (i+1)*N//splits``; ``p(y)`` is the mean of ``p(y|x)``
+   over the chunk; score_i = ``exp(mean_x sum_y p(y|x) (log p(y|x) - log p(y)))``;
+4. ``mean = numpy.mean(scores)``, ``std = numpy.std(scores)`` (ddof=0, like torch-fidelity).
+
+The only deliberate difference: ``log p(y)`` is evaluated as a log-mean-exp of the log
+probabilities instead of ``log(mean(p))``, which is the same number but stays finite when a
+class probability underflows to 0 in every row of a chunk (torch-fidelity returns NaN there).
+
+Which classifier: the Inception Score is defined with the Inception-v3 ImageNet classifier. With
+any other classifier (e.g. this study's offline default, EfficientNet-Lite0) this is "the IS
+formula on another classifier": it orders sets by the same principle (confident and diverse
+predictions) but its values are **not comparable with published Inception-v3 IS values**.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.special import log_softmax, logsumexp
+
+__all__ = ["InceptionScore", "inception_score"]
+
+
+@dataclass(frozen=True)
+class InceptionScore:
+    """Mean and population std (ddof=0) of the per-split Inception Scores."""
+
+    mean: float
+    std: float
+    splits: int
+
+
+def _check_logits(logits: Any, splits: int) -> np.ndarray:
+    if isinstance(splits, bool) or not isinstance(splits, int | np.integer) or splits < 1:
+        raise ValueError(f"splits must be a positive integer, got {splits!r}.")
+    x = np.asarray(logits)
+    if x.dtype.kind not in "fiu":
+        raise ValueError(
+            f"Expected real-valued logits (float32/float64), got dtype {x.dtype}. "
+            "Convert them with logits.astype(numpy.float32)."
+        )
+    if x.ndim != 2:
+        raise ValueError(
+            f"Expected a 2-D logits array of shape (n_samples, n_classes), got {x.ndim}-D array "
+            f"with shape {x.shape}. Stack the per-image logits into one matrix, e.g. "
+            "numpy.stack(list_of_logits)."
+        )
+    n, c = x.shape
+    if c < 2:
+        raise ValueError(
+            f"Inception Score needs at least 2 classes, got logits with {c} column(s). Pass the "
+            "classifier's full class logits (pre-softmax), not a single score."
+        )
+    if n < splits:
+        raise ValueError(
+            f"Got {n} sample(s) for splits={splits}; every split needs at least one sample. Use "
+            f"more samples or fewer splits (splits <= {max(n, 1)})."
+        )
+    if not np.all(np.isfinite(x)):
+        bad = int(np.flatnonzero(~np.all(np.isfinite(x), axis=1))[0])
+        raise ValueError(
+            f"Logits contain NaN or infinity (first at row {bad}). Pass raw finite logits "
+            "(not log-probabilities with -inf) or drop the affected samples."
+        )
+    return x
+
+
+def inception_score(
+    logits: Any, *, splits: int = 10, shuffle: bool = True, rng_seed: int = 2020
+) -> InceptionScore:
+    """Inception Score of an N x C logits matrix, torch-fidelity conventions, float64.
+
+    Parameters
+    ----------
+    logits
+        N x C pre-softmax class logits, one row per image.
+    splits
+        Number of contiguous chunks (boundaries ``i*N//splits``); needs ``N >= splits``.
+    shuffle, rng_seed
+        Shuffle rows with ``numpy.random.RandomState(rng_seed).permutation(N)`` first
+        (torch-fidelity defaults ``True`` / ``2020``).
+
+    Returns
+    -------
+    InceptionScore
+        ``mean`` and ``std`` (``numpy.std``, ddof=0) of the per-split scores, and ``splits``.
+        Uniform predictions give 1; confident predictions spread evenly over K classes give K.
+    """
+    x = _check_logits(logits, splits)
+    n = x.shape[0]
+    splits = int(splits)
+    if shuffle:
+        x = x[np.random.RandomState(rng_seed).permutation(n), :]
+    x = x.astype(np.float64, copy=False)
+
+    log_p = log_softmax(x, axis=1)
+    p = np.exp(log_p)
+
+    scores = []
+    for i in range(splits):
+        lo, hi = i * n // splits, (i + 1) * n // splits
+        log_q = logsumexp(log_p[lo:hi], axis=0, keepdims=True) - np.log(hi - lo)
+        kl = (p[lo:hi] * (log_p[lo:hi] - log_q)).sum(axis=1)
+        scores.append(float(np.exp(kl.mean())))
+
+    return InceptionScore(mean=float(np.mean(scores)), std=float(np.std(scores)), splits=splits)
