@@ -16,6 +16,8 @@ rule aggregate:
             caption="../report/summary_table.rst",
             category="Tables",
         ),
+    conda:
+        "../../envs/modedrop.yaml"
     log:
         f"{RESULTS}/logs/aggregate.log",
     benchmark:

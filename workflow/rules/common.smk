@@ -1,7 +1,18 @@
 # Config validation, wildcard constraints and input functions shared by every rule.
+import os
+import sys
 from pathlib import Path
 
 from snakemake.utils import validate
+
+# Import the library from this checkout - at parse time and in every job (jobs inherit the
+# environment) - so the code that runs is exactly the code declared as rule input below, also
+# in a conda environment or a copy of the workflow.
+LIBRARY_ROOT = str(Path(workflow.basedir, "workflow"))
+sys.path.insert(0, LIBRARY_ROOT)
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(p for p in (LIBRARY_ROOT, os.environ.get("PYTHONPATH")) if p)
+)
 
 from modedrop.config import check_schema, check_semantics, metric_params
 from modedrop.indices import CONDITIONS, Experiment, check_feasible
@@ -47,11 +58,13 @@ def dataset_file(name):
 def attribute_table():
     """The data set's attribute table, for checks at parse time (before any job runs)."""
     from modedrop.data.celeba_format import read_attributes
-    from modedrop.data.synthfaces import sample_metadata
 
     path = Path(dataset_file("list_attr_celeba.txt"))
     if path.exists():
         return read_attributes(path)
+    # Not generated yet: the generator's attribute sampling is cheap and gives the same table.
+    from modedrop.data.synthfaces import sample_metadata
+
     block = config["synthfaces"]
     return sample_metadata(block["n_images"], block["n_identities"], block["seed"]).attributes
 

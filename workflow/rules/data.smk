@@ -13,6 +13,8 @@ rule synthfaces:
     params:
         synthfaces=config["synthfaces"],
     threads: 2
+    conda:
+        "../../envs/modedrop.yaml"
     log:
         f"{RESULTS}/logs/synthfaces.log",
     benchmark:

@@ -20,6 +20,8 @@ rule extract_features:
     threads: config["features"]["threads"]
     resources:
         gpu=1,
+    conda:
+        "../../envs/modedrop.yaml"
     log:
         f"{RESULTS}/logs/features/{{encoder}}.log",
     benchmark:

@@ -12,6 +12,8 @@ rule build_indices:
         ),
     params:
         experiment=experiment_params,
+    conda:
+        "../../envs/modedrop.yaml"
     log:
         f"{RESULTS}/logs/indices/{{experiment}}_seed{{seed}}.log",
     benchmark:

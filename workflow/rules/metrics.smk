@@ -10,6 +10,8 @@ rule rankme:
         f"{RESULTS}/metrics/{{experiment}}/{{encoder}}/rankme/seed{{seed}}_{{condition}}.json",
     params:
         rankme=metric_params(config, "rankme"),
+    conda:
+        "../../envs/modedrop.yaml"
     log:
         f"{RESULTS}/logs/metrics/{{experiment}}/{{encoder}}/rankme/seed{{seed}}_{{condition}}.log",
     benchmark:
@@ -27,6 +29,8 @@ rule inception_score:
         f"{RESULTS}/metrics/{{experiment}}/{{encoder}}/inception_score/seed{{seed}}_{{condition}}.json",
     params:
         inception_score=metric_params(config, "inception_score"),
+    conda:
+        "../../envs/modedrop.yaml"
     log:
         f"{RESULTS}/logs/metrics/{{experiment}}/{{encoder}}/inception_score/seed{{seed}}_{{condition}}.log",
     benchmark:

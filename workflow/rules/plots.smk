@@ -16,6 +16,8 @@ rule plot_experiment:
         pdf=f"{RESULTS}/figures/{{experiment}}_{{encoder}}.pdf",
     params:
         attributes=experiment_attributes,
+    conda:
+        "../../envs/modedrop.yaml"
     log:
         f"{RESULTS}/logs/figures/{{experiment}}_{{encoder}}.log",
     benchmark:
@@ -37,6 +39,8 @@ rule rankme_known_rank:
         pdf=f"{RESULTS}/figures/rankme_known_rank.pdf",
     params:
         known_rank=config["rankme_known_rank"],
+    conda:
+        "../../envs/modedrop.yaml"
     log:
         f"{RESULTS}/logs/rankme_known_rank.log",
     benchmark:
