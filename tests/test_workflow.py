@@ -80,9 +80,10 @@ def study(tmp_path_factory) -> Path:
     """A finished tiny study in a copy of the workflow."""
     workdir = tmp_path_factory.mktemp("study")
     shutil.copy(REPO / "Snakefile", workdir / "Snakefile")
-    shutil.copytree(
-        REPO / "workflow", workdir / "workflow", ignore=shutil.ignore_patterns("__pycache__")
-    )
+    for folder in ("workflow", "envs"):
+        shutil.copytree(
+            REPO / folder, workdir / folder, ignore=shutil.ignore_patterns("__pycache__")
+        )
     (workdir / "config").mkdir()
     write_config(workdir, TINY)
     snakemake(workdir)
