@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import multivariate_normal
+
 from modedrop.data.celeba_format import (
     ATTRIBUTE_FILE,
     ATTRIBUTE_NAMES,
@@ -22,7 +24,6 @@ from modedrop.data.celeba_format import (
     write_identities,
     write_partition,
 )
-from scipy.stats import multivariate_normal
 
 # ../shared next to the repository root, so the tests work from any clone beside it.
 CELEBA = Path(__file__).resolve().parents[2] / "shared" / "celeba"
@@ -234,12 +235,13 @@ def test_bivariate_normal_cdf_matches_scipy():
 
 
 def test_tetrachoric_recovers_latent_correlation():
+    from scipy.special import ndtri
+
     from modedrop.data.fit_celeba_stats import (
         bivariate_normal_cdf,
         nearest_correlation,
         tetrachoric,
     )
-    from scipy.special import ndtri
 
     p_i, p_j, rho = 0.3, 0.6, -0.45
     p_11 = bivariate_normal_cdf(ndtri(p_i), ndtri(p_j), rho)

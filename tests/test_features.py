@@ -66,7 +66,9 @@ def test_undecodable_image_is_named(image_dir, tmp_path):
     bad.mkdir()
     (bad / "000001.jpg").write_bytes(b"not a jpeg")
     with pytest.raises(Exception, match="000001.jpg"):
-        extract_features(bad, ["000001.jpg"], "efficientnet_lite0", tmp_path / "x.h5", progress=False)
+        extract_features(
+            bad, ["000001.jpg"], "efficientnet_lite0", tmp_path / "x.h5", progress=False
+        )
     assert not (tmp_path / "x.h5").exists()
 
 

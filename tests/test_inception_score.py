@@ -7,12 +7,13 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from modedrop.metrics.inception_score import InceptionScore, inception_score
 from torch_fidelity.metric_isc import (
     KEY_METRIC_ISC_MEAN,
     KEY_METRIC_ISC_STD,
     isc_features_to_metric,
 )
+
+from modedrop.metrics.inception_score import InceptionScore, inception_score
 
 
 @pytest.mark.parametrize(

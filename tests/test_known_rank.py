@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+
 from modedrop.known_rank import known_rank_study
 
 

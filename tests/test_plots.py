@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from modedrop.known_rank import known_rank_study
 from modedrop.plots import condition_tick_label, plot_known_rank, plot_metric_panels
 

@@ -6,6 +6,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
+
 from modedrop.metrics.rankme import (
     DEFAULT_EPSILON,
     gram_singular_values,

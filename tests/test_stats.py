@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from modedrop.stats import CONDITION_ORDER, SUMMARY_COLUMNS, summarize
 from scipy import stats
+
+from modedrop.stats import CONDITION_ORDER, SUMMARY_COLUMNS, summarize
 
 
 def _long(rows):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
+
 from modedrop.data import synthfaces as sf
 from modedrop.data.celeba_format import (
     ATTRIBUTE_FILE,
@@ -16,7 +18,6 @@ from modedrop.data.celeba_format import (
     read_identities,
     read_partition,
 )
-from PIL import Image
 
 
 @pytest.fixture(scope="module")

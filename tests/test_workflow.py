@@ -99,14 +99,24 @@ def test_tiny_study_produces_every_output(study):
                 assert len(index.read_text().split()) == TINY["experiments"][experiment]["size"]
                 for metric in ("rankme", "inception_score"):
                     json_name = f"seed{seed}_{condition}.json"
-                    assert (results / "metrics" / experiment / "efficientnet_lite0" / metric / json_name).exists()
+                    assert (
+                        results / "metrics" / experiment / "efficientnet_lite0" / metric / json_name
+                    ).exists()
         for ext in ("png", "pdf"):
-            assert (results / "figures" / f"{experiment}_efficientnet_lite0.{ext}").stat().st_size > 0
+            assert (
+                results / "figures" / f"{experiment}_efficientnet_lite0.{ext}"
+            ).stat().st_size > 0
     assert (results / "features" / "efficientnet_lite0.h5").exists()
     assert (results / "figures" / "rankme_known_rank.png").exists()
     table = pd.read_csv(results / "tables" / "metrics.csv")
     assert list(table.columns) == [
-        "dataset", "experiment", "encoder", "metric", "condition", "seed", "value"
+        "dataset",
+        "experiment",
+        "encoder",
+        "metric",
+        "condition",
+        "seed",
+        "value",
     ]
     assert len(table) == 2 * 2 * 3 * 2  # experiments x seeds x conditions x metrics
     summary = pd.read_csv(results / "tables" / "summary.csv")

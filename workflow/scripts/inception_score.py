@@ -14,7 +14,9 @@ with FeatureCache(snakemake.input.features) as cache:
 score = inception_score(
     logits, splits=params["splits"], shuffle=params["shuffle"], rng_seed=params["rng_seed"]
 )
-log.info("IS = %.4f +- %.4f over %d splits of %d images", score.mean, score.std, score.splits, len(names))
+log.info(
+    "IS = %.4f +- %.4f over %d splits of %d images", score.mean, score.std, score.splits, len(names)
+)
 wc = snakemake.wildcards
 write_record(
     snakemake.output[0],
