@@ -10,6 +10,7 @@ rule extract_features:
             lib("features.py"),
             lib("data", "images.py"),
             lib("encoders", "base.py"),
+            lib("encoders", "timm_wrapper.py"),
             lib("encoders", "{encoder}.py"),
         ],
     output:

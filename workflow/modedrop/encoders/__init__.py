@@ -8,7 +8,7 @@ has one). Adding an encoder means adding one module with a ``SPEC`` and one line
 
 from __future__ import annotations
 
-from modedrop.encoders.base import EncoderSpec, LoadedEncoder, Preprocessing
+from modedrop.encoders.base import EncoderSpec, Preprocessing
 from modedrop.encoders.efficientnet_lite0 import SPEC as EFFICIENTNET_LITE0
 
 ENCODERS: dict[str, EncoderSpec] = {
@@ -27,4 +27,4 @@ def get_encoder(name: str) -> EncoderSpec:
         ) from None
 
 
-__all__ = ["ENCODERS", "EncoderSpec", "LoadedEncoder", "Preprocessing", "get_encoder"]
+__all__ = ["ENCODERS", "EncoderSpec", "Preprocessing", "get_encoder"]

@@ -1,4 +1,8 @@
-"""Types shared by all encoders: preprocessing description and the registry entry."""
+"""Types shared by all encoders: preprocessing description and the registry entry.
+
+Nothing here imports torch at module level: Snakemake imports the registry when it parses the
+workflow (to validate encoder names), and that must stay fast. Networks are built on demand.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from torchvision.transforms.v2 import functional as TF
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,9 @@ class Preprocessing:
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         """uint8 CHW RGB tensor -> normalised float32 CHW tensor of size crop x crop."""
+        import torch
+        from torchvision.transforms.v2 import functional as TF
+
         mode = TF.InterpolationMode(self.interpolation)
         image = TF.resize(image, [self.resize], interpolation=mode, antialias=True)
         image = TF.center_crop(image, [self.crop, self.crop])
@@ -40,18 +48,12 @@ class Preprocessing:
         return TF.normalize(image, list(self.mean), list(self.std))
 
 
-class LoadedEncoder(torch.nn.Module):
-    """A built encoder: ``forward(images) -> (features, logits or None)``."""
-
-    feature_dim: int
-    num_classes: int | None
-
-
 @dataclass(frozen=True)
 class EncoderSpec:
     """A registry entry.
 
-    ``build`` returns the network in eval mode; ``weights_path`` returns the local file holding
+    ``build`` returns the network in eval mode, whose ``forward(images)`` returns
+    ``(features, logits)`` (logits None without a classifier head); ``weights_path`` returns the local file holding
     its weights (hashed into the feature cache so that a cache always says what made it).
     """
 
@@ -60,7 +62,7 @@ class EncoderSpec:
     feature_dim: int
     num_classes: int | None
     preprocessing: Preprocessing
-    build: Callable[[], LoadedEncoder]
+    build: Callable[[], torch.nn.Module]
     weights_path: Callable[[], Path]
 
     @property

