@@ -71,3 +71,19 @@ def test_known_rank_plot(tmp_path):
     png, pdf = tmp_path / "kr.png", tmp_path / "kr.pdf"
     plot_known_rank(df, png, pdf)
     assert png.stat().st_size > 5000 and pdf.stat().st_size > 1000
+
+
+def test_image_sample_grid(tmp_path):
+    from PIL import Image
+
+    from modedrop.plots import plot_image_sample
+
+    names = [f"{i:06d}.jpg" for i in range(1, 7)]
+    for name in names:
+        Image.new("RGB", (24, 30), (200, 100, 50)).save(tmp_path / name)
+    table = pd.DataFrame({"Male": [1, -1] * 3, "Young": [1] * 6}, index=names)
+    png, pdf = tmp_path / "s.png", tmp_path / "s.pdf"
+    plot_image_sample(tmp_path, table, png, pdf, n=4, columns=2, label_attributes=("Male", "Young"))
+    assert png.stat().st_size > 0 and pdf.stat().st_size > 0
+    with pytest.raises(ValueError, match="positive"):
+        plot_image_sample(tmp_path, table, png, pdf, n=0)

@@ -108,6 +108,7 @@ def test_tiny_study_produces_every_output(study):
             ).stat().st_size > 0
     assert (results / "features" / "efficientnet_lite0.h5").exists()
     assert (results / "figures" / "rankme_known_rank.png").exists()
+    assert (results / "figures" / "dataset_sample.png").exists()
     table = pd.read_csv(results / "tables" / "metrics.csv")
     assert list(table.columns) == [
         "dataset",

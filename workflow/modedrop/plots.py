@@ -239,3 +239,38 @@ def plot_known_rank(
         ax.legend(loc="upper left", fontsize=8, frameon=True)
         fig.tight_layout()
     _save(fig, png_path, pdf_path)
+
+
+def plot_image_sample(
+    image_dir: str | os.PathLike,
+    attributes: pd.DataFrame,
+    png_path: str | os.PathLike,
+    pdf_path: str | os.PathLike,
+    *,
+    n: int = 24,
+    columns: int = 8,
+    seed: int = 0,
+    label_attributes: Sequence[str] = ("Male", "Young", "Smiling", "Eyeglasses", "Wearing_Hat"),
+) -> None:
+    """A grid of ``n`` random images of a data set, each captioned with the listed attributes
+    that are +1 for it - to see what the encoders are fed."""
+    from PIL import Image
+
+    if n < 1 or columns < 1:
+        raise ValueError(f"n and columns must be positive; got n={n}, columns={columns}")
+    rng = np.random.default_rng(seed)
+    names = sorted(
+        rng.choice(attributes.index.to_numpy(), size=min(n, len(attributes)), replace=False)
+    )
+    rows = -(-len(names) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.3 * columns, 1.75 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, name in zip(axes.flat, names, strict=False):
+        with Image.open(Path(image_dir) / name) as image:
+            ax.imshow(np.asarray(image.convert("RGB")))
+        on = [_pretty(a) for a in label_attributes if attributes.at[name, a] == 1]
+        ax.set_title("\n".join(on) if on else "-", fontsize=6)
+    fig.suptitle(f"{len(names)} random images; captions: attributes that are +1", fontsize=9)
+    fig.tight_layout()
+    _save(fig, png_path, pdf_path)

@@ -123,6 +123,8 @@ def get_final_outputs():
         f"{RESULTS}/tables/rankme_known_rank.csv",
         f"{RESULTS}/figures/rankme_known_rank.png",
         f"{RESULTS}/figures/rankme_known_rank.pdf",
+        f"{RESULTS}/figures/dataset_sample.png",
+        f"{RESULTS}/figures/dataset_sample.pdf",
     ]
 
 

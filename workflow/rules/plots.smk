@@ -47,3 +47,25 @@ rule rankme_known_rank:
         f"{RESULTS}/benchmarks/rankme_known_rank.tsv"
     script:
         "../scripts/rankme_known_rank.py"
+
+
+rule plot_dataset_sample:
+    input:
+        images=dataset_file("img_align_celeba"),
+        attributes=dataset_file("list_attr_celeba.txt"),
+        code=[lib("plots.py"), lib("data", "celeba_format.py")],
+    output:
+        png=report(
+            f"{RESULTS}/figures/dataset_sample.png",
+            caption="../report/dataset_sample.rst",
+            category="Data set",
+        ),
+        pdf=f"{RESULTS}/figures/dataset_sample.pdf",
+    conda:
+        "../../envs/modedrop.yaml"
+    log:
+        f"{RESULTS}/logs/dataset_sample.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/dataset_sample.tsv"
+    script:
+        "../scripts/plot_dataset_sample.py"
