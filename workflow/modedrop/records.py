@@ -13,6 +13,23 @@ import pandas as pd
 LONG_COLUMNS = ("dataset", "experiment", "encoder", "metric", "condition", "seed", "value")
 
 
+def metric_record(
+    *, dataset: str, wildcards, metric: str, value: float, n_images: int, **extra
+) -> dict:
+    """A record for one metric job, from the job's wildcards (experiment, encoder, seed, condition)."""
+    return {
+        "dataset": dataset,
+        "experiment": wildcards.experiment,
+        "encoder": wildcards.encoder,
+        "metric": metric,
+        "condition": wildcards.condition,
+        "seed": int(wildcards.seed),
+        "value": float(value),
+        "n_images": int(n_images),
+        **extra,
+    }
+
+
 def write_record(path: str | Path, record: Mapping) -> None:
     """Write a record as sorted, indented JSON (stable bytes for identical results).
 

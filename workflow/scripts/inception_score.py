@@ -4,7 +4,7 @@ from modedrop import runlog
 from modedrop.features import FeatureCache
 from modedrop.indices import read_index
 from modedrop.metrics.inception_score import inception_score
-from modedrop.records import write_record
+from modedrop.records import metric_record, write_record
 
 log = runlog.start(snakemake.log[0])
 params = snakemake.params.inception_score
@@ -17,19 +17,13 @@ score = inception_score(
 log.info(
     "IS = %.4f +- %.4f over %d splits of %d images", score.mean, score.std, score.splits, len(names)
 )
-wc = snakemake.wildcards
-write_record(
-    snakemake.output[0],
-    {
-        "dataset": snakemake.config["dataset"],
-        "experiment": wc.experiment,
-        "encoder": wc.encoder,
-        "metric": "inception_score",
-        "condition": wc.condition,
-        "seed": int(wc.seed),
-        "value": score.mean,
-        "std_over_splits": score.std,
-        "n_images": len(names),
-        "params": params,
-    },
+record = metric_record(
+    dataset=snakemake.config["dataset"],
+    wildcards=snakemake.wildcards,
+    metric="inception_score",
+    value=score.mean,
+    n_images=len(names),
+    std_over_splits=score.std,
+    params=params,
 )
+write_record(snakemake.output[0], record)

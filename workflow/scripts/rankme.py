@@ -4,7 +4,7 @@ from modedrop import runlog
 from modedrop.features import FeatureCache
 from modedrop.indices import read_index
 from modedrop.metrics.rankme import rankme
-from modedrop.records import write_record
+from modedrop.records import metric_record, write_record
 
 log = runlog.start(snakemake.log[0])
 params = snakemake.params.rankme
@@ -15,19 +15,13 @@ value = rankme(
     features, epsilon=params["epsilon"], center=params["center"], batch_size=params["batch_size"]
 )
 log.info("RankMe = %.4f on %d x %d features", value, *features.shape)
-wc = snakemake.wildcards
-write_record(
-    snakemake.output[0],
-    {
-        "dataset": snakemake.config["dataset"],
-        "experiment": wc.experiment,
-        "encoder": wc.encoder,
-        "metric": "rankme",
-        "condition": wc.condition,
-        "seed": int(wc.seed),
-        "value": value,
-        "n_images": len(names),
-        "feature_dim": int(features.shape[1]),
-        "params": params,
-    },
+record = metric_record(
+    dataset=snakemake.config["dataset"],
+    wildcards=snakemake.wildcards,
+    metric="rankme",
+    value=value,
+    n_images=len(names),
+    feature_dim=int(features.shape[1]),
+    params=params,
 )
+write_record(snakemake.output[0], record)
