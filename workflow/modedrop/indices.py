@@ -98,11 +98,8 @@ def _describe(targets: Sequence[str], combo: tuple) -> str:
     return ", ".join(f"{a}={'+1' if v == 1 else '-1'}" for a, v in zip(targets, combo, strict=True))
 
 
-def check_feasible(attributes: pd.DataFrame, experiment: Experiment) -> None:
-    """Fail, before any heavy work, when a condition needs more images than a cell holds.
-
-    The message names the smallest cell involved, its count and the largest feasible size.
-    """
+def _feasible_cells(attributes: pd.DataFrame, experiment: Experiment) -> dict[tuple, np.ndarray]:
+    """The experiment's combination cells, after checking that every condition fits in them."""
     unknown = [a for a in experiment.attributes if a not in attributes.columns]
     if unknown:
         raise ValueError(
@@ -114,8 +111,7 @@ def check_feasible(attributes: pd.DataFrame, experiment: Experiment) -> None:
     for condition in CONDITIONS:
         size = experiment.sizes[condition]
         plan = _cells_for_condition(cells, condition, size, k)
-        used = [combo for combo, _ in plan]
-        smallest = min(used, key=lambda combo: len(cells[combo]))
+        smallest = min((combo for combo, _ in plan), key=lambda combo: len(cells[combo]))
         count = len(cells[smallest])
         per_cell = plan[0][1]
         if per_cell > count:
@@ -127,15 +123,26 @@ def check_feasible(attributes: pd.DataFrame, experiment: Experiment) -> None:
                 f"which holds only {count}. The largest feasible size for this condition is "
                 f"{largest}. Lower experiments.{experiment.name}.size in the config."
             )
+    return cells
 
 
-def sample_condition(
-    attributes: pd.DataFrame, experiment: Experiment, seed: int, condition: str
+def check_feasible(attributes: pd.DataFrame, experiment: Experiment) -> None:
+    """Fail, before any heavy work, when a condition needs more images than a cell holds.
+
+    The message names the smallest cell involved, its count and the largest feasible size.
+    """
+    _feasible_cells(attributes, experiment)
+
+
+def _draw(
+    names: np.ndarray,
+    cells: dict[tuple, np.ndarray],
+    experiment: Experiment,
+    seed: int,
+    condition: str,
 ) -> list[str]:
-    """Image names of one condition's subset, sampled without replacement, sorted."""
-    check_feasible(attributes, experiment)
+    """One condition's subset from already checked cells (see the module docstring)."""
     k = len(experiment.attributes)
-    cells = combination_cells(attributes, experiment.attributes)
     plan = _cells_for_condition(cells, condition, experiment.sizes[condition], k)
     children = _seed_sequence(seed, experiment.name, condition).spawn(len(plan))
     chosen = []
@@ -143,15 +150,24 @@ def sample_condition(
         rows = cells[combo]
         keys = np.random.Generator(np.random.PCG64(child)).random(len(rows))
         chosen.append(rows[np.argsort(keys, kind="stable")[:n]])
-    names = attributes.index.to_numpy()[np.concatenate(chosen)]
-    return sorted(names.tolist())
+    return sorted(names[np.concatenate(chosen)].tolist())
+
+
+def sample_condition(
+    attributes: pd.DataFrame, experiment: Experiment, seed: int, condition: str
+) -> list[str]:
+    """Image names of one condition's subset, sampled without replacement, sorted."""
+    cells = _feasible_cells(attributes, experiment)
+    return _draw(attributes.index.to_numpy(), cells, experiment, seed, condition)
 
 
 def build_indices(
     attributes: pd.DataFrame, experiment: Experiment, seed: int
 ) -> dict[str, list[str]]:
-    """All conditions' subsets for one (experiment, seed)."""
-    return {c: sample_condition(attributes, experiment, seed, c) for c in CONDITIONS}
+    """All conditions' subsets for one (experiment, seed); the cells are computed once."""
+    cells = _feasible_cells(attributes, experiment)
+    names = attributes.index.to_numpy()
+    return {c: _draw(names, cells, experiment, seed, c) for c in CONDITIONS}
 
 
 def write_index(path: str | Path, names: Sequence[str]) -> None:

@@ -6,10 +6,10 @@ rule synthfaces:
         code=[lib("data", "synthfaces.py"), lib("data", "celeba_format.py")],
         stats=lib("data", "celeba_stats.json"),
     output:
-        images=directory(f"{RESULTS}/data/img_align_celeba"),
-        attributes=f"{RESULTS}/data/list_attr_celeba.txt",
-        partition=f"{RESULTS}/data/list_eval_partition.txt",
-        identities=f"{RESULTS}/data/identity_CelebA.txt",
+        images=directory(dataset_file("img_align_celeba")),
+        attributes=dataset_file("list_attr_celeba.txt"),
+        partition=dataset_file("list_eval_partition.txt"),
+        identities=dataset_file("identity_CelebA.txt"),
     params:
         synthfaces=config["synthfaces"],
     threads: 2
