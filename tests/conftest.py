@@ -18,3 +18,11 @@ def celeba_meta() -> Path:
     if not (CELEBA_META / "list_attr_celeba.txt").exists():
         pytest.skip(f"official CelebA metadata not found at {CELEBA_META} (contributors only)")
     return CELEBA_META
+
+
+@pytest.fixture(scope="session")
+def celeba_meta_session() -> Path:
+    """``celeba_meta`` for module- and session-scoped fixtures (the same clean skip)."""
+    if not (CELEBA_META / "list_attr_celeba.txt").exists():
+        pytest.skip(f"official CelebA metadata not found at {CELEBA_META} (contributors only)")
+    return CELEBA_META

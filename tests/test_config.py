@@ -52,3 +52,31 @@ def test_unknown_attribute_and_encoder_are_named(config):
 def test_metric_params_leave_out_the_encoder_list(config):
     params = metric_params(config, "rankme")
     assert "encoders" not in params and params["batch_size"] == 4096
+
+
+def test_paper_config_is_valid():
+    paper = yaml.safe_load((REPO / "config" / "celeba.yaml").read_text())
+    check_schema(paper, SCHEMA)
+    check_semantics(paper)
+    assert paper["metrics"]["rankme"]["encoders"] == ["vicreg_resnet50", "dino_resnet50"]
+    assert paper["metrics"]["inception_score"]["encoders"] == ["inception_v3"]
+
+
+def test_missing_weights_file_and_unknown_encoder_block_are_named(config, tmp_path):
+    config["encoders"] = {"efficientnet_lite0": {"weights": str(tmp_path / "nope.pth")}}
+    with pytest.raises(
+        ConfigError, match=r"encoders\.efficientnet_lite0\.weights: .*nope.pth does not exist"
+    ):
+        check_semantics(config)
+    config["encoders"] = {"resnet9000": {"weights": None}}
+    with pytest.raises(ConfigError, match=r"encoders\.resnet9000: unknown encoder"):
+        check_semantics(config)
+
+
+def test_balance_and_dataset_values_are_checked(config):
+    config["experiments"]["drop_three"]["balance"] = "natural"
+    config["dataset"] = "imagenet"
+    with pytest.raises(ConfigError) as error:
+        check_schema(config, SCHEMA)
+    assert "experiments.drop_three.balance" in str(error.value)
+    assert "'imagenet' is not one of" in str(error.value)

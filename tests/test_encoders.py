@@ -7,21 +7,45 @@ import pytest
 import torch
 
 from modedrop.encoders import ENCODERS, get_encoder
+from modedrop.encoders.base import file_sha256
 from modedrop.encoders.efficientnet_lite0 import convert_state_dict, rename_key, weights_path
+from modedrop.encoders.weights import locate_weights
 
 
 @pytest.fixture(scope="module")
 def encoder():
-    return get_encoder("efficientnet_lite0").build()
+    spec = get_encoder("efficientnet_lite0")
+    return spec.build(locate_weights(spec, allow_download=False))
 
 
 def test_registry_entry_describes_outputs():
     spec = get_encoder("efficientnet_lite0")
     assert (spec.feature_dim, spec.num_classes, spec.has_logits) == (1280, 1000, True)
-    assert len(spec.weights_sha256()) == 64
+    assert file_sha256(locate_weights(spec)) == spec.weights.sha256
     with pytest.raises(KeyError, match="known encoders"):
         get_encoder("vgg_from_mars")
-    assert set(ENCODERS) >= {"efficientnet_lite0"}
+    assert set(ENCODERS) >= {
+        "efficientnet_lite0",
+        "vicreg_resnet50",
+        "dino_resnet50",
+        "inception_v3",
+        "inception_v3_torchvision",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "dim", "classes"),
+    [
+        ("vicreg_resnet50", 2048, None),
+        ("dino_resnet50", 2048, None),
+        ("inception_v3", 2048, 1008),
+        ("inception_v3_torchvision", 2048, 1000),
+    ],
+)
+def test_pretrained_registry_entries(name, dim, classes):
+    spec = get_encoder(name)
+    assert (spec.feature_dim, spec.num_classes, spec.has_logits) == (dim, classes, bool(classes))
+    assert spec.weights.url and spec.weights.file_name
 
 
 def test_key_mapping_covers_every_weight_exactly_once():

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import REPO
 from modedrop.indices import (
     CONDITIONS,
     Experiment,
     InfeasibleExperimentError,
     build_indices,
     check_feasible,
+    marginal_allocation,
     read_index,
     sample_condition,
     write_index,
@@ -97,24 +101,99 @@ def test_index_file_round_trip(tmp_path):
         read_index(path)
 
 
+def test_marginal_balance_halves_every_attribute_and_stays_near_joint():
+    table = planted_table(n=4000)
+    # Cell (A+, B-, C-) is the rarest (~5 %): 8 x 150 = 1,200 fits jointly, 2,400 does not.
+    sizes = {"unbiased": 1200, "target": 10, "nontarget": 10}
+    experiment = Experiment("m", ("A", "B", "C"), sizes, "marginal")
+    joint = Experiment("m", ("A", "B", "C"), sizes)
+    assert build_indices(table, experiment, 1) == build_indices(table, joint, 1)
+
+    unbiased = {"unbiased": 1800, "target": 10, "nontarget": 10}
+    with pytest.raises(InfeasibleExperimentError, match="set balance: marginal"):
+        check_feasible(table, Experiment("m", ("A", "B", "C"), unbiased))
+    subsets = build_indices(table, Experiment("m", ("A", "B", "C"), unbiased, "marginal"), 1)
+    chosen = table.loc[subsets["unbiased"]]
+    assert len(chosen) == 1800 and len(set(subsets["unbiased"])) == 1800
+    assert ((chosen == 1).sum() == 900).all()  # each attribute +1 in exactly half
+    cells = chosen.groupby(["A", "B", "C"]).size()
+    capacity = table.groupby(["A", "B", "C"]).size()
+    assert len(cells) == 8 and (cells <= capacity).all()
+    # Cells too small to give their joint share 225 give everything they hold; no other
+    # combination moves further from 225 than the total shortfall that has to be made up.
+    shortfall = (225 - capacity).clip(lower=0)
+    assert (cells[shortfall > 0] == capacity[shortfall > 0]).all()
+    assert (cells - 225).abs().max() <= shortfall.sum()
+
+
+def test_marginal_allocation_matches_the_planted_optimum():
+    combos = list(itertools.product((1, -1), repeat=2))
+    # Two attributes: the deficit of cell (+,+) moves to (-,-), the marginals stay at half.
+    assert marginal_allocation(combos, [10, 100, 100, 100], 100) == [10, 40, 40, 10]
+    assert marginal_allocation(combos, [10, 100, 100, 100], 220) == [10, 100, 100, 10]
+    assert marginal_allocation(combos, [10, 100, 100, 100], 222) is None  # (+,-) > 100
+
+
+def test_marginal_balance_errors_name_the_fix():
+    table = planted_table()
+    with pytest.raises(ValueError, match="even size"):
+        check_feasible(
+            table, Experiment("o", ("A", "B"), dict.fromkeys(CONDITIONS, 11), "marginal")
+        )
+    with pytest.raises(InfeasibleExperimentError, match="largest feasible size is"):
+        sizes = {"unbiased": 1990, "target": 2, "nontarget": 2}
+        check_feasible(table, Experiment("o", ("A", "B"), sizes, "marginal"))
+    with pytest.raises(ValueError, match="unknown balance"):
+        Experiment("o", ("A",), dict.fromkeys(CONDITIONS, 2), "natural")
+
+
+def _paper_experiments() -> dict[str, Experiment]:
+    import yaml
+
+    config = yaml.safe_load((REPO / "config" / "celeba.yaml").read_text())
+    return {name: Experiment.from_config(name, b) for name, b in config["experiments"].items()}
+
+
 def test_paper_protocol_on_real_celeba_metadata(celeba_meta):
-    """The seed's sizes against the real attribute file (202,599 rows)."""
+    """The 30 index files of config/celeba.yaml from the real 202,599 rows: feasible, fast, pinned."""
     from modedrop.data.celeba_format import read_attributes
 
     table = read_attributes(celeba_meta / "list_attr_celeba.txt")
-    drop_male = Experiment("drop_male", ("Male",), dict.fromkeys(CONDITIONS, 51_200))
-    check_feasible(table, drop_male)
-    # drop_three at 21,760: target and nontarget fit, but an unbiased set with all 8
-    # combinations equal needs 2,720 per cell and (Attractive+, High_Cheekbones-, Young-)
-    # holds only 2,307 - so the seed's unbiased set cannot have been balanced over all 8 cells.
-    targets = ("Attractive", "High_Cheekbones", "Young")
-    for condition in ("target", "nontarget"):
-        sizes = dict.fromkeys(CONDITIONS, 16) | {condition: 21_760}
-        check_feasible(table, Experiment("drop_three", targets, sizes))
+    assert len(table) == 202_599
+    experiments = _paper_experiments()
+    assert {n: e.sizes["unbiased"] for n, e in experiments.items()} == {
+        "drop_male": 51_200,
+        "drop_three": 21_760,
+    }
+    start = time.perf_counter()
+    digest = hashlib.sha256()
+    for name, experiment in sorted(experiments.items()):
+        for seed in (1, 2, 3, 4, 5):
+            subsets = build_indices(table, experiment, seed)
+            for condition in CONDITIONS:
+                names = subsets[condition]
+                assert len(names) == experiment.sizes[condition] == len(set(names))
+                digest.update(f"{name}/{seed}/{condition}\n".encode())
+                digest.update("".join(f"{n}\n" for n in names).encode())
+    seconds = time.perf_counter() - start
+    assert seconds < 30, f"building the 30 paper index files took {seconds:.1f} s"
+    # A regression pin of every file's content: the RNG algorithm must not drift across
+    # platforms or library versions (PCG64 + SeedSequence + stable argsort of doubles + HiGHS).
+    assert digest.hexdigest() == PINNED_PAPER_INDICES_SHA256
+
+    # The joint reading of "unbiased" does not fit CelebA for drop_three: 2,720 per cell are
+    # needed and (Attractive+, High_Cheekbones-, Young-) holds only 2,307 - hence balance: marginal.
+    drop_three = experiments["drop_three"]
+    assert drop_three.balance == "marginal"
+    joint = Experiment("drop_three", drop_three.attributes, drop_three.sizes)
     with pytest.raises(InfeasibleExperimentError, match="holds only 2307"):
-        check_feasible(table, Experiment("drop_three", targets, dict.fromkeys(CONDITIONS, 21_760)))
-    cells = table.groupby(list(targets)).size()
+        check_feasible(table, joint)
+    chosen = table.loc[build_indices(table, drop_three, 1)["unbiased"], list(drop_three.attributes)]
+    assert ((chosen == 1).sum() == 10_880).all()
+    cells = chosen.groupby(list(drop_three.attributes)).size()
     assert set(cells.index) == set(itertools.product((-1, 1), repeat=3))
+    assert cells.min() == 2307 and cells.max() <= 2720 + 207
 
 
+PINNED_PAPER_INDICES_SHA256 = "e0c589eb2b5f07b9ad630947bef5360af91e0418be4af96a6630cd5eb0d97e9f"
 PINNED_FIRST_THREE = ["000159.jpg", "000183.jpg", "000226.jpg"]

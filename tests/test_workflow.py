@@ -7,19 +7,13 @@ checkout. The scripts import the installed ``modedrop`` package.
 
 from __future__ import annotations
 
-import collections
 import os
-import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
-from conftest import REPO
+from workflow_helpers import copy_workflow, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -40,51 +34,10 @@ TINY = {
 }
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    # Scripts run with the interpreter found on PATH: make it this test's interpreter.
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "2", *args],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake {args} failed:\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
-    """Rule -> job count of a dry run (parsed from Snakemake's 'Job stats' table)."""
-    result = snakemake(workdir, "--dry-run", *args)
-    text = result.stdout + result.stderr
-    if "Nothing to be done" in text:
-        return {}
-    table = text.split("Job stats:", 1)[1]
-    counts = collections.Counter()
-    for rule, count in re.findall(r"^(\w+)\s+(\d+)\s*$", table, flags=re.MULTILINE):
-        if rule != "total":
-            counts[rule] = int(count)
-    return dict(counts)
-
-
-def write_config(workdir: Path, config: dict, name: str = "config.yaml") -> str:
-    path = workdir / "config" / name
-    path.write_text(yaml.safe_dump(config))
-    return str(path.relative_to(workdir))
-
-
 @pytest.fixture(scope="module")
 def study(tmp_path_factory) -> Path:
     """A finished tiny study in a copy of the workflow."""
-    workdir = tmp_path_factory.mktemp("study")
-    shutil.copy(REPO / "Snakefile", workdir / "Snakefile")
-    for folder in ("workflow", "envs"):
-        shutil.copytree(
-            REPO / folder, workdir / folder, ignore=shutil.ignore_patterns("__pycache__")
-        )
-    (workdir / "config").mkdir()
+    workdir = copy_workflow(tmp_path_factory.mktemp("study"))
     write_config(workdir, TINY)
     snakemake(workdir)
     return workdir

@@ -39,6 +39,7 @@ def check_semantics(config: Mapping) -> None:
     """Names that must exist: attributes, encoders; and metric/encoder compatibility."""
     from modedrop.data.celeba_format import ATTRIBUTE_NAMES
     from modedrop.encoders import ENCODERS
+    from modedrop.encoders.weights import check_configured_weights
     from modedrop.metrics import METRICS
 
     problems = []
@@ -61,6 +62,7 @@ def check_semantics(config: Mapping) -> None:
                     f"metrics.{metric}.encoders: {encoder!r} has no classifier head, but "
                     f"{metric} needs class logits; pick an encoder with logits"
                 )
+    problems += check_configured_weights(config.get("encoders"))
     if problems:
         raise ConfigError(
             "invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems) + f"\n{HELP}"

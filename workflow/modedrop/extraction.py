@@ -15,11 +15,22 @@ from tqdm import tqdm
 
 from modedrop.data.images import ImageList
 from modedrop.encoders import get_encoder
+from modedrop.encoders.base import file_sha256
+from modedrop.encoders.weights import locate_weights
 from modedrop.features import FEATURES, LOGITS, write_cache
 
 log = logging.getLogger(__name__)
 
-VERSIONED_PACKAGES = ("modedrop", "torch", "torchvision", "timm", "numpy", "h5py", "pillow")
+VERSIONED_PACKAGES = (
+    "modedrop",
+    "torch",
+    "torchvision",
+    "timm",
+    "torch-fidelity",
+    "numpy",
+    "h5py",
+    "pillow",
+)
 
 
 def library_versions() -> dict[str, str]:
@@ -51,17 +62,27 @@ def resolve_device(requested: str = "auto") -> torch.device:
 
 
 def extract_features(
-    image_dir: str | Path,
+    images: str | Path,
     names: Sequence[str],
     encoder_name: str,
     out_path: str | Path,
     *,
+    weights: str | Path | None = None,
+    weights_sha256: str | None = None,
+    allow_download: bool = True,
     batch_size: int = 64,
     threads: int = 1,
     device: str = "auto",
     progress: bool = True,
 ) -> dict:
-    """Embed ``image_dir/name`` for every name and write the cache to ``out_path``.
+    """Embed ``images/name`` for every name and write the cache to ``out_path``.
+
+    ``images`` is a folder or a zip file of images. ``weights`` is a configured weights file
+    (``encoders.<name>.weights``); without one, the encoder's packaged weights or the Torch hub
+    cache are used, downloading the file once if ``allow_download``. ``weights_sha256``
+    (``encoders.<name>.sha256``) replaces the registry's reference hash. The weights are resolved
+    (and verified) before any image is decoded, and the SHA-256 of the file actually used is
+    stored in the cache.
 
     The cache is written to ``<out_path>.partial`` and renamed into place only when complete,
     so an interrupted run never leaves a file that looks finished. ``threads`` sets the number
@@ -70,24 +91,30 @@ def extract_features(
     Returns run statistics (images, seconds, images/s, device).
     """
     if not names:
-        raise ValueError(f"no images to embed in {image_dir}")
+        raise ValueError(f"no images to embed in {images}")
     spec = get_encoder(encoder_name)
+    weights_path = locate_weights(
+        spec, configured=weights, allow_download=allow_download, sha256=weights_sha256
+    )
+    weights_sha256 = file_sha256(weights_path)
     target = resolve_device(device)
     if target.type == "cpu":
         torch.set_num_threads(max(1, threads))
     # channels_last: 2.5x faster on the CPU (oneDNN) and the layout tensor cores want on GPUs.
-    model = spec.build().to(target, memory_format=torch.channels_last)
+    model = spec.build(weights_path).to(target, memory_format=torch.channels_last)
 
     loader = torch.utils.data.DataLoader(
-        ImageList(image_dir, names, spec.preprocessing),
+        ImageList(images, names, spec.preprocessing),
         batch_size=batch_size,
         shuffle=False,
         num_workers=max(0, threads - 1) if target.type == "cpu" else threads,
         pin_memory=target.type == "cuda",
+        collate_fn=_stack,
     )
     attrs = {
         "encoder": spec.name,
-        "weights_sha256": spec.weights_sha256(),
+        "weights_sha256": weights_sha256,
+        "weights_file": weights_path.name,
         "preprocessing": spec.preprocessing.to_json(),
         "versions": library_versions(),
         "n_images": len(names),
@@ -121,7 +148,24 @@ def extract_features(
     return {"images": len(names), "seconds": seconds, "images_per_s": rate, "device": str(target)}
 
 
+def _stack(batch: list[torch.Tensor]) -> torch.Tensor:
+    """Collate one batch; images kept at native size (uint8 encoders) must share one size."""
+    sizes = {tuple(image.shape) for image in batch}
+    if len(sizes) > 1:
+        raise ValueError(
+            f"images of different sizes in one batch ({sorted(sizes)}): this encoder takes "
+            "images at their native size, so every image of the data set must have the same "
+            "size (CelebA's aligned crops are all 178x218)"
+        )
+    return torch.stack(batch)
+
+
 def _fill(cache, model, loader, device: torch.device, total: int, progress: bool) -> None:
+    """Run the model over the loader; batches may be float (normalised) or uint8 (raw).
+
+    uint8 batches are passed through unchanged (the model converts them itself); the bf16
+    autocast on CUDA applies to the encoders that allow it (inception_v3 disables it inside).
+    """
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
     row = 0
     # mininterval keeps the log readable when stderr is a file (Snakemake's log:).
@@ -138,3 +182,21 @@ def _fill(cache, model, loader, device: torch.device, total: int, progress: bool
             bar.update(len(batch))
     if row != total:
         raise RuntimeError(f"embedded {row} images but expected {total}")
+
+
+THROUGHPUT_COLUMNS = (
+    "encoder",
+    "images",
+    "seconds",
+    "images_per_s",
+    "device",
+    "batch_size",
+    "threads",
+)
+
+
+def write_throughput(path: str | Path, encoder: str, stats: dict, batch_size: int, threads: int):
+    """One-row TSV of an extraction's throughput (Snakemake's benchmark columns are fixed)."""
+    row = {"encoder": encoder, **stats, "batch_size": batch_size, "threads": threads}
+    lines = ["\t".join(THROUGHPUT_COLUMNS), "\t".join(str(row[c]) for c in THROUGHPUT_COLUMNS)]
+    Path(path).write_text("\n".join(lines) + "\n")

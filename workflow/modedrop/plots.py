@@ -241,6 +241,10 @@ def plot_known_rank(
     _save(fig, png_path, pdf_path)
 
 
+def _unchanged(image):
+    return image
+
+
 def plot_image_sample(
     image_dir: str | os.PathLike,
     attributes: pd.DataFrame,
@@ -253,8 +257,9 @@ def plot_image_sample(
     label_attributes: Sequence[str] = ("Male", "Young", "Smiling", "Eyeglasses", "Wearing_Hat"),
 ) -> None:
     """A grid of ``n`` random images of a data set, each captioned with the listed attributes
-    that are +1 for it - to see what the encoders are fed."""
-    from PIL import Image
+    that are +1 for it - to see what the encoders are fed. ``image_dir`` may be a folder or
+    a zip of one (read in place)."""
+    from modedrop.data.images import ImageList
 
     if n < 1 or columns < 1:
         raise ValueError(f"n and columns must be positive; got n={n}, columns={columns}")
@@ -266,9 +271,9 @@ def plot_image_sample(
     fig, axes = plt.subplots(rows, columns, figsize=(1.3 * columns, 1.75 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, name in zip(axes.flat, names, strict=False):
-        with Image.open(Path(image_dir) / name) as image:
-            ax.imshow(np.asarray(image.convert("RGB")))
+    images = ImageList(image_dir, names, transform=_unchanged)
+    for index, (ax, name) in enumerate(zip(axes.flat, names, strict=False)):
+        ax.imshow(images[index].permute(1, 2, 0).numpy())
         on = [_pretty(a) for a in label_attributes if attributes.at[name, a] == 1]
         ax.set_title("\n".join(on) if on else "-", fontsize=6)
     fig.suptitle(f"{len(names)} random images; captions: attributes that are +1", fontsize=9)

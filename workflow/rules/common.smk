@@ -45,23 +45,73 @@ def lib(*parts):
 
 
 # ----- data set -------------------------------------------------------------------------------
+# Every data set is a folder in CelebA's layout: the three text files and img_align_celeba/ (or
+# img_align_celeba.zip). synthfaces is generated under results/; celeba and celeba_format are
+# used in place; a CelebA download goes to data/celeba (torchvision's layout).
+
+CELEBA_DOWNLOAD_DIR = "data/celeba"
+DATASET_FILE_KEYS = ("attributes", "partition", "identities", "images")
+NEEDS_DOWNLOAD = False  # set by dataset_files(): celeba with no copy yet, download allowed
 
 
-def dataset_root():
-    return f"{RESULTS}/data"
+def _celeba_layout(root):
+    from modedrop.data.celeba_format import ATTRIBUTE_FILE, IDENTITY_FILE, IMAGE_DIR, PARTITION_FILE
+
+    names = (ATTRIBUTE_FILE, PARTITION_FILE, IDENTITY_FILE, IMAGE_DIR)
+    return {key: f"{root}/{name}" for key, name in zip(DATASET_FILE_KEYS, names)}
 
 
-def dataset_file(name):
-    return f"{dataset_root()}/{name}"
+def _located(root):
+    """The files of an existing CelebA-format folder; fails listing what is missing."""
+    from modedrop.data.celeba import locate_celeba
+
+    files = locate_celeba(root)
+    return {key: str(getattr(files, key)) for key in DATASET_FILE_KEYS}
+
+
+def dataset_files():
+    """Paths of the data set's files, checked at parse time where they already exist."""
+    global NEEDS_DOWNLOAD
+    if DATASET == "synthfaces":
+        return _celeba_layout(f"{RESULTS}/data")
+    root = config[DATASET]["root"]
+    if DATASET == "celeba_format":
+        if root is None:
+            raise ValueError(
+                "dataset: celeba_format needs celeba_format.root: the folder holding "
+                "img_align_celeba/ (or img_align_celeba.zip), list_attr_celeba.txt, "
+                "list_eval_partition.txt and identity_CelebA.txt. Every key is described in "
+                "config/README.md."
+            )
+        return _located(root)
+    if root is not None:
+        return _located(root)
+    from modedrop.data.celeba import DatasetNotFoundError
+
+    try:
+        return _located(CELEBA_DOWNLOAD_DIR)
+    except DatasetNotFoundError:
+        if not config["celeba"]["download"]:
+            from modedrop.data.celeba import missing_celeba_message
+
+            raise DatasetNotFoundError(missing_celeba_message(None)) from None
+    NEEDS_DOWNLOAD = True
+    return _celeba_layout(CELEBA_DOWNLOAD_DIR)  # built by rule download_celeba
+
+
+DATA = dataset_files()
+MANIFEST = f"{RESULTS}/data/manifest.json"
 
 
 def attribute_table():
     """The data set's attribute table, for checks at parse time (before any job runs)."""
     from modedrop.data.celeba_format import read_attributes
 
-    path = Path(dataset_file("list_attr_celeba.txt"))
+    path = Path(DATA["attributes"])
     if path.exists():
         return read_attributes(path)
+    if DATASET != "synthfaces":
+        return None  # to be downloaded: build_indices checks feasibility on the real file
     # Not generated yet: the generator's attribute sampling is cheap and gives the same table.
     from modedrop.data.synthfaces import sample_metadata
 
@@ -71,11 +121,24 @@ def attribute_table():
 
 # An infeasible experiment fails here, before any image is generated or embedded.
 _ATTRIBUTES = attribute_table()
-for _experiment in EXPERIMENTS.values():
-    check_feasible(_ATTRIBUTES, _experiment)
+if _ATTRIBUTES is not None:
+    for _experiment in EXPERIMENTS.values():
+        check_feasible(_ATTRIBUTES, _experiment)
 
 
 # ----- input functions ------------------------------------------------------------------------
+
+
+def encoder_settings(wildcards):
+    """An encoder's own block: its weights file and reference SHA-256 (None: the defaults)."""
+    block = config["encoders"].get(wildcards.encoder) or {}
+    return {"weights": block.get("weights"), "sha256": block.get("sha256")}
+
+
+def configured_weights_input(wildcards):
+    """A configured weights file is an input: replacing it re-embeds with the new weights."""
+    path = encoder_settings(wildcards)["weights"]
+    return [path] if path else []
 
 
 def experiment_params(wildcards):

@@ -1,23 +1,69 @@
-# Stage 1 - the data set. The embedded default is generated here; real CelebA comes later.
+# Stage 1 - the data set: generated (synthfaces), downloaded (celeba without a local copy) or
+# used in place (celeba, celeba_format); then verified once before anything reads it.
 
 
-rule synthfaces:
+# Defined only for the data set that needs them: a rule that could rebuild a user's copy of
+# CelebA (after a code edit, say) must not exist.
+if DATASET == "synthfaces":
+
+    rule synthfaces:
+        input:
+            code=[lib("data", "synthfaces.py"), lib("data", "celeba_format.py")],
+            stats=lib("data", "celeba_stats.json"),
+        output:
+            images=directory(DATA["images"]),
+            attributes=DATA["attributes"],
+            partition=DATA["partition"],
+            identities=DATA["identities"],
+        params:
+            synthfaces=config["synthfaces"],
+        threads: 2
+        conda:
+            "../../envs/modedrop.yaml"
+        log:
+            f"{RESULTS}/logs/synthfaces.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/synthfaces.tsv"
+        script:
+            "../scripts/make_synthfaces.py"
+
+
+if NEEDS_DOWNLOAD:
+
+    rule download_celeba:
+        input:
+            code=[lib("data", "celeba.py"), lib("data", "celeba_format.py")],
+        output:
+            images=directory(f"{CELEBA_DOWNLOAD_DIR}/img_align_celeba"),
+            attributes=f"{CELEBA_DOWNLOAD_DIR}/list_attr_celeba.txt",
+            partition=f"{CELEBA_DOWNLOAD_DIR}/list_eval_partition.txt",
+            identities=f"{CELEBA_DOWNLOAD_DIR}/identity_CelebA.txt",
+        conda:
+            "../../envs/modedrop.yaml"
+        log:
+            "data/logs/download_celeba.log",
+        benchmark:
+            "data/benchmarks/download_celeba.tsv"
+        script:
+            "../scripts/download_celeba.py"
+
+
+rule verify_dataset:
     input:
-        code=[lib("data", "synthfaces.py"), lib("data", "celeba_format.py")],
-        stats=lib("data", "celeba_stats.json"),
+        images=DATA["images"],
+        attributes=DATA["attributes"],
+        partition=DATA["partition"],
+        identities=DATA["identities"],
+        code=[lib("data", "celeba.py"), lib("data", "celeba_format.py"), lib("data", "images.py")],
     output:
-        images=directory(dataset_file("img_align_celeba")),
-        attributes=dataset_file("list_attr_celeba.txt"),
-        partition=dataset_file("list_eval_partition.txt"),
-        identities=dataset_file("identity_CelebA.txt"),
+        MANIFEST,
     params:
-        synthfaces=config["synthfaces"],
-    threads: 2
+        official=DATASET == "celeba",
     conda:
         "../../envs/modedrop.yaml"
     log:
-        f"{RESULTS}/logs/synthfaces.log",
+        f"{RESULTS}/logs/verify_dataset.log",
     benchmark:
-        f"{RESULTS}/benchmarks/synthfaces.tsv"
+        f"{RESULTS}/benchmarks/verify_dataset.tsv"
     script:
-        "../scripts/make_synthfaces.py"
+        "../scripts/verify_dataset.py"

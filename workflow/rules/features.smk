@@ -3,21 +3,28 @@
 
 rule extract_features:
     input:
-        images=dataset_file("img_align_celeba"),
-        attributes=dataset_file("list_attr_celeba.txt"),
+        images=DATA["images"],
+        attributes=DATA["attributes"],
+        manifest=MANIFEST,
         code=[
             lib("extraction.py"),
             lib("features.py"),
             lib("data", "images.py"),
             lib("encoders", "base.py"),
             lib("encoders", "timm_wrapper.py"),
+            lib("encoders", "weights.py"),
             lib("encoders", "{encoder}.py"),
         ],
+        weights=configured_weights_input,
     output:
-        f"{RESULTS}/features/{{encoder}}.h5",
+        cache=f"{RESULTS}/features/{{encoder}}.h5",
+        # Snakemake's benchmark file has fixed columns: the throughput gets its own table.
+        throughput=f"{RESULTS}/benchmarks/features/{{encoder}}_throughput.tsv",
     params:
         batch_size=config["features"]["batch_size"],
         device=config["features"]["device"],
+        encoder=encoder_settings,
+        allow_download=config["features"]["allow_download"],
     threads: config["features"]["threads"]
     resources:
         gpu=1,

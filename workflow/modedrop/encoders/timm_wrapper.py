@@ -1,4 +1,4 @@
-"""Adapter from a timm classifier to the encoder interface ``images -> (features, logits)``."""
+"""Adapters from networks to the encoder interface ``images -> (features, logits)``."""
 
 from __future__ import annotations
 
@@ -16,3 +16,14 @@ class FeaturesAndLogits(torch.nn.Module):
         maps = self.network.forward_features(images)
         features = self.network.forward_head(maps, pre_logits=True)
         return features, self.network.get_classifier()(features)
+
+
+class FeaturesOnly(torch.nn.Module):
+    """A backbone whose forward already returns pooled features; no classifier head."""
+
+    def __init__(self, backbone: torch.nn.Module):
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return torch.flatten(self.backbone(images), 1), None
