@@ -27,3 +27,21 @@ class FeaturesOnly(torch.nn.Module):
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, None]:
         return torch.flatten(self.backbone(images), 1), None
+
+
+def resnet50_without_fc() -> torch.nn.Module:
+    """torchvision's ResNet-50 with ``fc = Identity``: the backbone layout of the official VICReg
+    and DINO checkpoints (see docs/encoders.md for the citations)."""
+    import torchvision
+
+    network = torchvision.models.resnet50(weights=None)
+    network.fc = torch.nn.Identity()
+    return network
+
+
+def load_features_only(spec, network: torch.nn.Module, path) -> torch.nn.Module:
+    """``network`` with the weights of ``path`` loaded strictly, as a features-only encoder."""
+    from modedrop.encoders.weights import load_state_dict_file, load_strict
+
+    load_strict(spec, network, load_state_dict_file(spec, path), path)
+    return FeaturesOnly(network).eval()

@@ -41,21 +41,15 @@ URL = "https://dl.fbaipublicfiles.com/vicreg/resnet50.pth"
 
 def backbone() -> torch.nn.Module:
     """torchvision ResNet-50 without its classifier: VICReg's ``resnet.resnet50()`` layout."""
-    import torch
-    import torchvision
+    from modedrop.encoders.timm_wrapper import resnet50_without_fc
 
-    network = torchvision.models.resnet50(weights=None)
-    network.fc = torch.nn.Identity()
-    return network
+    return resnet50_without_fc()
 
 
 def build(path: Path) -> torch.nn.Module:
-    from modedrop.encoders.timm_wrapper import FeaturesOnly
-    from modedrop.encoders.weights import load_state_dict_file, load_strict
+    from modedrop.encoders.timm_wrapper import load_features_only
 
-    network = backbone()
-    load_strict(SPEC, network, load_state_dict_file(SPEC, path), path)
-    return FeaturesOnly(network).eval()
+    return load_features_only(SPEC, backbone(), path)
 
 
 SPEC = EncoderSpec(
