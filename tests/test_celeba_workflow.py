@@ -1,9 +1,10 @@
 """The paper configuration (config/celeba.yaml) through Snakemake.
 
 * At full size, a dry run on the real metadata plans exactly the paper's jobs.
-* At reduced size, the paper config runs end to end on a CelebA-format folder built from the
-  first rows of the real metadata plus stand-in JPEGs, with both RankMe encoders and the
-  Inception-v3 loading random weights written in their official key layouts.
+* At reduced size (two seeds, tiny subsets), the paper config runs end to end with every metric
+  on a CelebA-format folder built from the first rows of the real metadata plus stand-in JPEGs,
+  with VICReg, DINO and Inception-v3 loading random weights written in their official key
+  layouts, and dlib's packaged face descriptor.
 * Missing data and a wrong checksum stop the run before any index or feature is computed.
 
 The real metadata sit in ../shared/celeba (contributors only): without them these tests skip.
@@ -30,6 +31,7 @@ from workflow_helpers import copy_workflow, planned_jobs, snakemake, write_confi
 pytestmark = pytest.mark.slow
 
 PAPER = yaml.safe_load((REPO / "config" / "celeba.yaml").read_text())
+REDUCED_SEEDS = [1, 2]
 FAST_KNOWN_RANK = {"dim": 16, "ranks": [2, 4], "n_samples": [8, 32, 128], "repeats": 2}
 
 
@@ -58,15 +60,30 @@ def test_full_size_dry_run_plans_the_paper_jobs(workdir, tmp_path, celeba_meta):
     root = official_copy(tmp_path / "celeba", celeba_meta)
     config = paper_config(celeba={"root": str(root), "download": False})
     plan = planned_jobs(workdir, "--configfile", write_config(workdir, config))
-    experiments, seeds, conditions = 2, 5, 3
+    experiments, seeds = 3, 5  # drop_male, drop_three and the control_random negative control
+    representation = 2  # vicreg_resnet50, dino_resnet50
+    per_seed = experiments * seeds
     assert plan == {
         "verify_dataset": 1,
-        "build_indices": experiments * seeds,  # 10 jobs, 3 index files each
-        "extract_features": 3,  # vicreg_resnet50, dino_resnet50, inception_v3
-        "rankme": experiments * 2 * seeds * conditions,  # 60: two encoders
-        "inception_score": experiments * 1 * seeds * conditions,  # 30: inception_v3
+        "build_reference": seeds,
+        "build_indices": per_seed,  # 15 jobs, 8 index files each
+        "extract_features": 4,  # vicreg_resnet50, dino_resnet50, inception_v3, dlib_face
+        "rankme": per_seed * representation,
+        "inception_score": per_seed,  # inception_v3
+        "fd_kd": per_seed * 3,  # FID on inception_v3, FD on the two representation encoders
+        "prdc": per_seed * representation,
+        "vendi": per_seed * representation,
+        "ndb": per_seed * representation,
+        "c2st": per_seed * representation,
+        "mccs": per_seed,  # dlib_face
+        "ms_ssim": per_seed,  # pixels
+        "duplicates": per_seed * 2,  # dino_resnet50, dlib_face
         "aggregate": 1,
-        "plot_experiment": experiments * 3,
+        "plot_experiment": experiments * 5,  # 4 encoders + pixels
+        "plot_detection": 1,
+        "plot_response": experiments * 2,  # dose and collapse
+        "plot_ndb_bins": experiments * representation,
+        "plot_duplicate_pairs": experiments * 2,
         "rankme_known_rank": 1,
         "plot_dataset_sample": 1,
         "all": 1,
@@ -144,15 +161,27 @@ def reduced_paper_run(tmp_path_factory, celeba_meta_session):
         torch.save(state, path)
         # Random weights cannot have the published hash: name their own, as a user would.
         encoders[name] = {"weights": str(path), "sha256": file_sha256(path)}
+    encoders["dlib_face"] = PAPER["encoders"]["dlib_face"]  # packaged with the wheel
+    metrics = copy.deepcopy(PAPER["metrics"])
+    # Only the sizes shrink: 128 images leave tiny subsets for bins, folds and subsets, and the
+    # first 128 rows hold too few repeated identities to calibrate MCCS on 24 reference images.
+    metrics["ndb"]["bins"] = 4
+    metrics["c2st"].update(folds=2, pca_components=4)
+    metrics["mccs"].update(theta=0.15, radius=0.12)
+    metrics["ms_ssim"]["pairs"] = 20
     config = paper_config(
         dataset="celeba_format",
         celeba_format={"root": str(root)},
+        seeds=REDUCED_SEEDS,
         experiments={
-            "drop_male": {**PAPER["experiments"]["drop_male"], "size": 48},
-            "drop_three": {**PAPER["experiments"]["drop_three"], "size": 16},
+            "drop_male": {**PAPER["experiments"]["drop_male"], "size": 24},
+            "drop_three": {**PAPER["experiments"]["drop_three"], "size": 8},
         },
+        reference={"size": 24},
+        intra_mode_collapse={**PAPER["intra_mode_collapse"], "fractions": [0.5]},
         features={**PAPER["features"], "batch_size": 32, "device": "cpu", "threads": 2},
         encoders=encoders,
+        metrics=metrics,
         rankme_known_rank=FAST_KNOWN_RANK,
     )
     workdir = copy_workflow(tmp / "run")
@@ -165,18 +194,27 @@ def test_reduced_paper_config_runs_end_to_end(reduced_paper_run):
     manifest = json.loads((results / "data" / "manifest.json").read_text())
     assert manifest["n_images"] == 128
     table = pd.read_csv(results / "tables" / "metrics.csv")
-    counts = table.groupby(["encoder", "metric"]).size().to_dict()
-    per_encoder = 2 * 5 * 3  # experiments x seeds x conditions
-    assert counts == {
-        ("dino_resnet50", "rankme"): per_encoder,
-        ("vicreg_resnet50", "rankme"): per_encoder,
-        ("inception_v3", "inception_score"): per_encoder,
+    counts = table.groupby("encoder").size().to_dict()
+    conditions = 3 + 3 + 1  # base, dose25/50/75, collapse50
+    per_output = 2 * len(REDUCED_SEEDS) * conditions  # experiments x seeds x conditions
+    outputs = {
+        "vicreg_resnet50": 1 + 2 + 6 + 1 + 4 + 2,  # rankme, fd_kd, prdc, vendi, ndb, c2st
+        "dino_resnet50": 1 + 2 + 6 + 1 + 4 + 2 + 3,  # ... and duplicates
+        "inception_v3": 1 + 2,  # inception_score, fd_kd (FID)
+        "dlib_face": 3 + 3,  # mccs, duplicates
+        "pixels": 1,  # ms_ssim
     }
-    assert sorted(table["seed"].unique()) == [1, 2, 3, 4, 5]
-    assert table["value"].notna().all() and (table["value"] > 0).all()
+    assert counts == {encoder: n * per_output for encoder, n in outputs.items()}
+    assert sorted(table["seed"].unique()) == REDUCED_SEEDS
+    assert table["value"].notna().all()
+    detection = pd.read_csv(results / "tables" / "detection.csv")
+    assert len(detection) == len(table) // conditions * (conditions - 1) // len(REDUCED_SEEDS)
     for experiment in config["experiments"]:
-        for encoder in config["encoders"]:
+        for encoder in [*config["encoders"], "pixels"]:
             assert (results / "figures" / f"{experiment}_{encoder}.png").stat().st_size > 0
+    # Stand-in JPEGs hold no face: dlib_face says so in the cache instead of dropping them.
+    with h5py.File(results / "features" / "dlib_face.h5") as cache:
+        assert cache["face_found"].shape == (128,) and cache.attrs["n_no_face"] >= 0
 
 
 def test_feature_caches_record_the_weights_that_made_them(reduced_paper_run):
@@ -203,7 +241,7 @@ def test_reduced_drop_three_is_marginally_balanced(reduced_paper_run):
     results, config = reduced_paper_run
     attributes = read_attributes(f"{config['celeba_format']['root']}/list_attr_celeba.txt")
     targets = config["experiments"]["drop_three"]["attributes"]
-    for seed in range(1, 6):
+    for seed in REDUCED_SEEDS:
         names = (results / "indices" / "drop_three" / f"seed{seed}" / "unbiased.txt").read_text()
         chosen = attributes.loc[names.split(), targets]
-        assert len(chosen) == 16 and ((chosen == 1).sum() == 8).all()
+        assert len(chosen) == 8 and ((chosen == 1).sum() == 4).all()

@@ -13,6 +13,7 @@ import pytest
 from conftest import REPO
 from modedrop.indices import (
     CONDITIONS,
+    Design,
     Experiment,
     InfeasibleExperimentError,
     build_indices,
@@ -20,6 +21,7 @@ from modedrop.indices import (
     marginal_allocation,
     read_index,
     sample_condition,
+    sample_reference,
     write_index,
 )
 
@@ -147,36 +149,52 @@ def test_marginal_balance_errors_name_the_fix():
         Experiment("o", ("A",), dict.fromkeys(CONDITIONS, 2), "natural")
 
 
-def _paper_experiments() -> dict[str, Experiment]:
+def _paper_config() -> dict:
     import yaml
 
-    config = yaml.safe_load((REPO / "config" / "celeba.yaml").read_text())
+    return yaml.safe_load((REPO / "config" / "celeba.yaml").read_text())
+
+
+def _paper_experiments() -> dict[str, Experiment]:
+    config = _paper_config()
     return {name: Experiment.from_config(name, b) for name, b in config["experiments"].items()}
 
 
 def test_paper_protocol_on_real_celeba_metadata(celeba_meta):
-    """The 30 index files of config/celeba.yaml from the real 202,599 rows: feasible, fast, pinned."""
-    from modedrop.data.celeba_format import read_attributes
+    """Every index file of config/celeba.yaml from the real 202,599 rows: feasible, fast, pinned.
+
+    3 experiments x 5 seeds x 8 conditions (the seed's three, three doses, two collapse
+    fractions), each seed's held-out reference excluded, plus the 5 references.
+    """
+    from modedrop.data.celeba_format import read_attributes, read_identities
 
     table = read_attributes(celeba_meta / "list_attr_celeba.txt")
+    identities = read_identities(celeba_meta / "identity_CelebA.txt")
     assert len(table) == 202_599
     experiments = _paper_experiments()
+    design = Design.from_config(_paper_config())
     assert {n: e.sizes["unbiased"] for n, e in experiments.items()} == {
         "drop_male": 51_200,
         "drop_three": 21_760,
+        "control_random": 51_200,
     }
     start = time.perf_counter()
     digest = hashlib.sha256()
-    for name, experiment in sorted(experiments.items()):
-        for seed in (1, 2, 3, 4, 5):
-            subsets = build_indices(table, experiment, seed)
-            for condition in CONDITIONS:
-                names = subsets[condition]
-                assert len(names) == experiment.sizes[condition] == len(set(names))
+    for seed in (1, 2, 3, 4, 5):
+        reference = sample_reference(table.index, design.reference_size, seed)
+        digest.update("".join(f"{n}\n" for n in reference).encode())
+        for name, experiment in sorted(experiments.items()):
+            subsets = build_indices(
+                table, experiment, seed, design=design, exclude=reference, identities=identities
+            )
+            assert list(subsets) == list(design.conditions)
+            for condition, names in subsets.items():
+                assert len(names) == experiment.sizes["unbiased"] == len(set(names))
+                assert not set(names) & set(reference)
                 digest.update(f"{name}/{seed}/{condition}\n".encode())
                 digest.update("".join(f"{n}\n" for n in names).encode())
     seconds = time.perf_counter() - start
-    assert seconds < 30, f"building the 30 paper index files took {seconds:.1f} s"
+    assert seconds < 60, f"building the 125 paper index files took {seconds:.1f} s"
     # A regression pin of every file's content: the RNG algorithm must not drift across
     # platforms or library versions (PCG64 + SeedSequence + stable argsort of doubles + HiGHS).
     assert digest.hexdigest() == PINNED_PAPER_INDICES_SHA256
@@ -195,5 +213,5 @@ def test_paper_protocol_on_real_celeba_metadata(celeba_meta):
     assert cells.min() == 2307 and cells.max() <= 2720 + 207
 
 
-PINNED_PAPER_INDICES_SHA256 = "e0c589eb2b5f07b9ad630947bef5360af91e0418be4af96a6630cd5eb0d97e9f"
+PINNED_PAPER_INDICES_SHA256 = "19f3b494ddaf26359afda671f3f33855242df8e4e700b3e73d139d93ebc04356"
 PINNED_FIRST_THREE = ["000159.jpg", "000183.jpg", "000226.jpg"]

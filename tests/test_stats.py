@@ -54,8 +54,19 @@ def test_single_seed_gives_nan_std_and_ci():
 def test_column_and_condition_order():
     out = summarize(_frame())
     assert list(out.columns) == list(SUMMARY_COLUMNS)
-    assert CONDITION_ORDER == ("unbiased", "target", "nontarget")
+    assert CONDITION_ORDER[:3] == ("unbiased", "target", "nontarget")
     assert list(out["condition"]) == ["unbiased", "target", "nontarget", "extra_a", "extra_b"]
+
+
+def test_dose_and_collapse_conditions_follow_the_main_three():
+    rows = [
+        ("celeba", "male", "vicreg", "rankme", cond, 1, 1.0)
+        for cond in ("zeta", "collapse50", "dose75", "target", "collapse25", "dose25", "unbiased")
+    ]
+    out = summarize(_long(rows))
+    expected = ["unbiased", "target", "dose25", "dose75", "collapse25", "collapse50", "zeta"]
+    assert list(out["condition"]) == expected
+    assert CONDITION_ORDER[3:] == ("dose25", "dose50", "dose75", "collapse25", "collapse50")
 
 
 def test_groups_are_separate_and_sorted():

@@ -17,21 +17,35 @@ from workflow_helpers import copy_workflow, planned_jobs, snakemake, write_confi
 
 pytestmark = pytest.mark.slow
 
+FEATURES = "efficientnet_lite0"
 TINY = {
     "dataset": "synthfaces",
     "synthfaces": {"n_images": 320, "n_identities": 32, "width": 48, "height": 59, "seed": 0},
     "seeds": [1, 2],
     "experiments": {
         "drop_male": {"attributes": ["Male"], "size": 48},
-        "drop_two": {"attributes": ["Smiling", "Young"], "size": 16},
+        "control": {"attributes": ["Random"], "size": 32},
     },
+    "reference": {"size": 64},
+    "dose_response": {"fractions": [0.5]},
+    "intra_mode_collapse": {"fractions": [0.5], "identities": 2},
     "features": {"batch_size": 16, "device": "cpu", "threads": 2},
     "metrics": {
-        "rankme": {"encoders": ["efficientnet_lite0"]},
-        "inception_score": {"encoders": ["efficientnet_lite0"], "splits": 2},
+        "rankme": {"encoders": [FEATURES]},
+        "inception_score": {"encoders": [FEATURES], "splits": 2},
+        "fd_kd": {"encoders": [FEATURES], "kid_subsets": 10, "kid_subset_size": 16},
+        "prdc": {"encoders": [FEATURES], "k": 3, "improved_k": 2},
+        "vendi": {"encoders": [FEATURES]},
+        "ndb": {"encoders": [FEATURES], "bins": 4},
+        "mccs": {"encoders": [FEATURES]},
+        "c2st": {"encoders": [FEATURES], "folds": 2, "pca_components": 8, "n_neighbors": 3},
+        "ms_ssim": {"pairs": 20, "batch_size": 10},
+        "duplicates": {"encoders": [FEATURES], "top": 4},
     },
     "rankme_known_rank": {"dim": 16, "ranks": [2, 4], "n_samples": [8, 32, 128], "repeats": 2},
 }
+CONDITIONS = ("unbiased", "target", "nontarget", "dose50", "collapse50")
+OUTPUTS_PER_CONDITION = 1 + 1 + 2 + 6 + 1 + 4 + 3 + 2 + 1 + 3  # every output of every family
 
 
 @pytest.fixture(scope="module")
@@ -45,23 +59,35 @@ def study(tmp_path_factory) -> Path:
 
 def test_tiny_study_produces_every_output(study):
     results = study / "results" / "synthfaces"
-    for experiment in TINY["experiments"]:
-        for seed in TINY["seeds"]:
-            for condition in ("unbiased", "target", "nontarget"):
+    for seed in TINY["seeds"]:
+        reference = set((results / "indices" / "reference" / f"seed{seed}.txt").read_text().split())
+        assert len(reference) == TINY["reference"]["size"]
+        for experiment, block in TINY["experiments"].items():
+            for condition in CONDITIONS:
                 index = results / "indices" / experiment / f"seed{seed}" / f"{condition}.txt"
-                assert len(index.read_text().split()) == TINY["experiments"][experiment]["size"]
-                for metric in ("rankme", "inception_score"):
-                    json_name = f"seed{seed}_{condition}.json"
-                    assert (
-                        results / "metrics" / experiment / "efficientnet_lite0" / metric / json_name
-                    ).exists()
+                names = index.read_text().split()
+                assert len(names) == block["size"] and not reference & set(names)
+            for metric in TINY["metrics"]:
+                encoder = "pixels" if metric == "ms_ssim" else FEATURES
+                assert (
+                    results / "metrics" / experiment / encoder / metric / f"seed{seed}.json"
+                ).exists()
+    figures = [
+        *(f"{e}_{enc}" for e in TINY["experiments"] for enc in (FEATURES, "pixels")),
+        "detection_heatmap",
+        *(f"{axis}_response_{e}" for axis in ("dose", "collapse") for e in TINY["experiments"]),
+        *(
+            f"{kind}_{e}_{FEATURES}"
+            for kind in ("ndb_bins", "duplicate_pairs")
+            for e in TINY["experiments"]
+        ),
+        "rankme_known_rank",
+        "dataset_sample",
+    ]
+    for name in figures:
         for ext in ("png", "pdf"):
-            assert (
-                results / "figures" / f"{experiment}_efficientnet_lite0.{ext}"
-            ).stat().st_size > 0
-    assert (results / "features" / "efficientnet_lite0.h5").exists()
-    assert (results / "figures" / "rankme_known_rank.png").exists()
-    assert (results / "figures" / "dataset_sample.png").exists()
+            assert (results / "figures" / f"{name}.{ext}").stat().st_size > 0, name
+    assert (results / "features" / f"{FEATURES}.h5").exists()
     table = pd.read_csv(results / "tables" / "metrics.csv")
     assert list(table.columns) == [
         "dataset",
@@ -72,36 +98,59 @@ def test_tiny_study_produces_every_output(study):
         "seed",
         "value",
     ]
-    assert len(table) == 2 * 2 * 3 * 2  # experiments x seeds x conditions x metrics
+    assert len(table) == 2 * 2 * len(CONDITIONS) * OUTPUTS_PER_CONDITION
     summary = pd.read_csv(results / "tables" / "summary.csv")
     assert {"mean", "std", "n", "ci95_low", "ci95_high"} <= set(summary.columns)
     assert (summary["n"] == 2).all()
+    detection = pd.read_csv(results / "tables" / "detection.csv")
+    assert len(detection) == 2 * (len(CONDITIONS) - 1) * OUTPUTS_PER_CONDITION
+    assert {"hedges_g", "p_holm", "auroc", "detected"} <= set(detection.columns)
     # Logs and benchmarks exist for every job kind.
-    assert (results / "logs" / "features" / "efficientnet_lite0.log").exists()
-    assert (results / "benchmarks" / "features" / "efficientnet_lite0.tsv").exists()
+    assert (results / "logs" / "features" / f"{FEATURES}.log").exists()
+    assert (results / "benchmarks" / "features" / f"{FEATURES}.tsv").exists()
+    assert (
+        results / "benchmarks" / "metrics" / "drop_male" / "pixels" / "ms_ssim" / "seed1.tsv"
+    ).exists()
 
 
 def test_second_run_has_nothing_to_do(study):
     assert planned_jobs(study) == {}
 
 
-def test_changing_inception_score_params_reruns_only_is_jobs(study):
+# Figures that read the tables re-run whenever a metric value may change.
+TABLE_FIGURES = {
+    "aggregate": 1,
+    "plot_experiment": 4,
+    "plot_detection": 1,
+    "plot_response": 4,
+    "all": 1,
+}
+
+
+@pytest.mark.parametrize(
+    ("family", "change", "extra"),
+    [
+        ("inception_score", {"rng_seed": 7}, {}),
+        ("ndb", {"bins": 5}, {"plot_ndb_bins": 2}),
+        ("ms_ssim", {"pairs": 21}, {}),
+        ("duplicates", {"threshold_quantile": 0.99}, {"plot_duplicate_pairs": 2}),
+    ],
+)
+def test_changing_one_metrics_params_reruns_only_that_metric(study, family, change, extra):
     config = {**TINY, "metrics": {**TINY["metrics"]}}
-    config["metrics"]["inception_score"] = {**TINY["metrics"]["inception_score"], "rng_seed": 7}
-    plan = planned_jobs(study, "--configfile", write_config(study, config, "is.yaml"))
-    assert plan == {"inception_score": 12, "aggregate": 1, "plot_experiment": 2, "all": 1}
+    config["metrics"][family] = {**TINY["metrics"][family], **change}
+    plan = planned_jobs(study, "--configfile", write_config(study, config, f"{family}.yaml"))
+    assert plan == {family: 4, **TABLE_FIGURES, **extra}
 
 
 def test_adding_a_seed_embeds_nothing(study):
     config = {**TINY, "seeds": [1, 2, 3]}
     plan = planned_jobs(study, "--configfile", write_config(study, config, "seed.yaml"))
     assert plan == {
+        "build_reference": 1,
         "build_indices": 2,
-        "rankme": 6,
-        "inception_score": 6,
-        "aggregate": 1,
-        "plot_experiment": 2,
-        "all": 1,
+        **{family: 2 for family in TINY["metrics"]},
+        **TABLE_FIGURES,
     }
 
 
@@ -114,13 +163,7 @@ def test_editing_the_rankme_module_reruns_only_rankme_jobs(study):
     finally:
         module.write_text(original)
         os.utime(module, (0, 0))  # back to "older than every output"
-    assert plan == {
-        "rankme": 12,
-        "rankme_known_rank": 1,
-        "aggregate": 1,
-        "plot_experiment": 2,
-        "all": 1,
-    }
+    assert plan == {"rankme": 4, "rankme_known_rank": 1, **TABLE_FIGURES}
 
 
 def test_infeasible_experiment_fails_before_any_job(study):

@@ -40,15 +40,18 @@ def check_semantics(config: Mapping) -> None:
     from modedrop.data.celeba_format import ATTRIBUTE_NAMES
     from modedrop.encoders import ENCODERS
     from modedrop.encoders.weights import check_configured_weights
+    from modedrop.indices import RANDOM_ATTRIBUTE
     from modedrop.metrics import METRICS
 
     problems = []
     for name, block in config["experiments"].items():
-        unknown = [a for a in block["attributes"] if a not in ATTRIBUTE_NAMES]
+        known = (*ATTRIBUTE_NAMES, RANDOM_ATTRIBUTE)
+        unknown = [a for a in block["attributes"] if a not in known]
         if unknown:
             problems.append(
                 f"experiments.{name}.attributes: unknown attribute(s) {unknown}; "
-                f"CelebA's 40 attributes are {list(ATTRIBUTE_NAMES)}"
+                f"CelebA's 40 attributes are {list(ATTRIBUTE_NAMES)}, and "
+                f"{RANDOM_ATTRIBUTE!r} is a random half of the images (a negative control)"
             )
     for metric, block in config["metrics"].items():
         for encoder in block.get("encoders", []):

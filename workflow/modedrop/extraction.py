@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -17,7 +18,7 @@ from modedrop.data.images import ImageList
 from modedrop.encoders import get_encoder
 from modedrop.encoders.base import file_sha256
 from modedrop.encoders.weights import locate_weights
-from modedrop.features import FEATURES, LOGITS, write_cache
+from modedrop.features import FACE_FOUND, FEATURES, LOGITS, N_NO_FACE, write_cache
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,7 @@ def extract_features(
         attrs=attrs,
     ) as cache:
         _fill(cache, model, loader, target, len(names), progress)
+        _record_face_found(cache, model, names)
     seconds = time.perf_counter() - start
     os.replace(partial, out_path)
 
@@ -182,6 +184,28 @@ def _fill(cache, model, loader, device: torch.device, total: int, progress: bool
             bar.update(len(batch))
     if row != total:
         raise RuntimeError(f"embedded {row} images but expected {total}")
+
+
+def _record_face_found(cache, model, names: Sequence[str]) -> None:
+    """Store a face encoder's per-image ``face_found`` flags (dlib_face); images are kept."""
+    flags = getattr(model, FACE_FOUND, None)
+    if flags is None:
+        return
+    if len(flags) != len(names):
+        raise RuntimeError(f"the encoder flagged {len(flags)} images but embedded {len(names)}")
+    found = np.asarray(flags, dtype=bool)
+    cache.create_dataset(FACE_FOUND, data=found)
+    missing = np.flatnonzero(~found)
+    cache.attrs[N_NO_FACE] = len(missing)
+    if len(missing):
+        log.warning(
+            "no face detected in %d of %d images (e.g. %s); their descriptors were computed "
+            "with the whole image as the face box (dataset %r of the cache flags them)",
+            len(missing),
+            len(names),
+            ", ".join(names[i] for i in missing[:5]),
+            FACE_FOUND,
+        )
 
 
 THROUGHPUT_COLUMNS = (

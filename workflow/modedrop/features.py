@@ -5,8 +5,10 @@ Layout (written by :mod:`modedrop.extraction`, read here):
 * ``features`` - float32 [N, D], the encoder's representation of each image;
 * ``logits``   - float32 [N, C], only when the encoder has a classifier head;
 * ``image``    - the N image file names, in the same order (the data set's sorted order);
+* ``face_found`` - bool [N], only for face encoders (``dlib_face``): whether a face was
+  detected (False: the descriptor was computed on the whole image);
 * attributes   - ``encoder``, ``weights_sha256``, ``preprocessing`` (JSON), ``versions`` (JSON),
-  ``n_images``, ``device``.
+  ``n_images``, ``device``; ``n_no_face`` with ``face_found``.
 
 Every metric reads its subset's rows from this file, so changing experiments, seeds or metrics
 never re-embeds an image.
@@ -24,6 +26,8 @@ import numpy as np
 FEATURES = "features"
 LOGITS = "logits"
 IMAGE = "image"
+FACE_FOUND = "face_found"
+N_NO_FACE = "n_no_face"
 READ_BLOCK_ROWS = 8192
 
 
@@ -93,6 +97,12 @@ class FeatureCache:
                 "an encoder with one; choose another encoder for that metric in the config."
             )
         return self._read(LOGITS, names)
+
+    def face_found(self, names: Sequence[str]) -> np.ndarray | None:
+        """Per-image face-detection flags for ``names`` (None when the encoder records none)."""
+        if FACE_FOUND not in self._file:
+            return None
+        return np.asarray(self._file[FACE_FOUND][:], dtype=bool)[self.rows(names)]
 
     def _read(self, dataset: str, names: Sequence[str]) -> np.ndarray:
         """Rows for ``names`` in the order given, read block by block.

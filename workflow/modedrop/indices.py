@@ -19,6 +19,27 @@ from the data set's attribute table:
 * ``target``    - only images with every target attribute = +1 (the -1 modes are dropped);
 * ``nontarget`` - only images with every target attribute = -1 (the +1 modes are dropped).
 
+Beyond the seed's three conditions, a :class:`Design` adds, for every experiment:
+
+* ``dose<P>`` (e.g. ``dose25``) - dose-response: the unbiased allocation with the modes that the
+  ``target`` condition drops under-represented by a fraction p (their share of the subset is
+  multiplied by 1 - p and the kept combination fills the rest). p = 0 is ``unbiased`` and
+  p = 1 is ``target``, so ``unbiased, dose25, dose50, dose75, target`` is one dose axis.
+* ``collapse<F>`` (e.g. ``collapse25``) - intra-mode collapse (seed 004's duplicated-identity
+  set): the unbiased subset with a fraction f of its images (chosen at random) replaced by images
+  of a few identities. The identities are those with the most available images (ties broken at
+  random), at least ``collapse_identities`` of them and as many more as needed to supply f x size
+  distinct images; the images are drawn at random from their union.
+
+The held-out **reference** of the reference-based metrics (FD, KID, PRDC, NDB, C2ST) is a
+uniform random sample of the data set - so it has the natural attribute distribution - drawn
+per seed (:func:`sample_reference`). Every evaluated subset of that seed is drawn from the other
+images, so no image is in both (``exclude`` of :func:`build_indices`).
+
+The pseudo-attribute ``Random`` (:data:`RANDOM_ATTRIBUTE`) is +1 for a fixed random half of the
+images (a SHA-256 of the image name): an experiment on it is a negative control - a split that
+no image content can explain.
+
 Sampling is deterministic per (attribute table, experiment name, seed, condition): the random
 stream is a PCG64 generator seeded through ``numpy.random.SeedSequence`` with the seed and stable
 SHA-256-derived integers of the experiment and condition names, and the selection is the first
@@ -31,7 +52,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +61,10 @@ import pandas as pd
 
 CONDITIONS: tuple[str, ...] = ("unbiased", "target", "nontarget")
 BALANCES: tuple[str, ...] = ("joint", "marginal")
+RANDOM_ATTRIBUTE = "Random"
+DOSE_PREFIX = "dose"
+COLLAPSE_PREFIX = "collapse"
+REFERENCE_STREAM = "__reference__"
 
 
 class InfeasibleExperimentError(ValueError):
@@ -83,6 +108,96 @@ class Experiment:
             sizes=sizes,
             balance=block.get("balance", "joint"),
         )
+
+
+def _percent(fraction: float, what: str) -> str:
+    percent = fraction * 100
+    if not 0 < fraction < 1 + 1e-12 or abs(percent - round(percent)) > 1e-9:
+        raise ValueError(
+            f"{what} fraction {fraction} must be in (0, 1] and a whole percentage (e.g. 0.25)"
+        )
+    return f"{round(percent):02d}"
+
+
+def dose_condition(dose: float) -> str:
+    """Condition name of a dose-response fraction p, e.g. 0.25 -> ``dose25``."""
+    if dose >= 1:
+        raise ValueError("dose fraction 1 is the target condition; list fractions below 1")
+    return DOSE_PREFIX + _percent(dose, "dose")
+
+
+def collapse_condition(fraction: float) -> str:
+    """Condition name of an intra-mode-collapse fraction f, e.g. 0.25 -> ``collapse25``."""
+    return COLLAPSE_PREFIX + _percent(fraction, "collapse")
+
+
+def condition_fraction(condition: str) -> tuple[str, float]:
+    """(axis, fraction) of a condition: ``dose`` (unbiased 0 ... target 1) or ``collapse``.
+
+    ``nontarget`` has no axis: ``("none", nan)``.
+    """
+    if condition == "unbiased":
+        return "dose", 0.0
+    if condition == "target":
+        return "dose", 1.0
+    for prefix in (DOSE_PREFIX, COLLAPSE_PREFIX):
+        if condition.startswith(prefix) and condition[len(prefix) :].isdigit():
+            return prefix, int(condition[len(prefix) :]) / 100
+    return "none", float("nan")
+
+
+@dataclass(frozen=True)
+class Design:
+    """What every experiment gets besides its own block.
+
+    ``reference_size``: images of the held-out reference per seed (0: none);
+    ``doses``: dose-response fractions p strictly between 0 and 1;
+    ``collapse``: intra-mode-collapse fractions f; ``collapse_identities``: the fewest
+    identities the replacing images come from.
+    """
+
+    reference_size: int = 0
+    doses: tuple[float, ...] = ()
+    collapse: tuple[float, ...] = ()
+    collapse_identities: int = 5
+
+    def __post_init__(self):
+        for dose in self.doses:
+            dose_condition(dose)
+        for fraction in self.collapse:
+            collapse_condition(fraction)
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> Design:
+        collapse = config.get("intra_mode_collapse", {})
+        return cls(
+            reference_size=int(config.get("reference", {}).get("size", 0)),
+            doses=tuple(config.get("dose_response", {}).get("fractions", ())),
+            collapse=tuple(collapse.get("fractions", ())),
+            collapse_identities=int(collapse.get("identities", 5)),
+        )
+
+    @property
+    def conditions(self) -> tuple[str, ...]:
+        """Every condition of an experiment, in display order."""
+        return (
+            *CONDITIONS,
+            *(dose_condition(d) for d in self.doses),
+            *(collapse_condition(f) for f in self.collapse),
+        )
+
+
+def random_attribute(names: Sequence[str]) -> np.ndarray:
+    """+1/-1 for a fixed random half of the images: bit 0 of SHA-256 of ``Random:<name>``."""
+    bits = [hashlib.sha256(f"{RANDOM_ATTRIBUTE}:{n}".encode()).digest()[0] & 1 for n in names]
+    return np.where(np.asarray(bits, dtype=bool), 1, -1)
+
+
+def with_random_attribute(attributes: pd.DataFrame, targets: Sequence[str]) -> pd.DataFrame:
+    """The table with the ``Random`` pseudo-attribute added when an experiment uses it."""
+    if RANDOM_ATTRIBUTE not in targets or RANDOM_ATTRIBUTE in attributes.columns:
+        return attributes
+    return attributes.assign(**{RANDOM_ATTRIBUTE: random_attribute(attributes.index)})
 
 
 def _stable_int(text: str) -> int:
@@ -211,7 +326,10 @@ def _check_cells_hold(
     combo, needed = min(short, key=lambda item: len(cells[item[0]]))
     count = len(cells[combo])
     k = len(experiment.attributes)
+    size = sum(n for _, n in plan)
     largest = count * (2**k if condition == "unbiased" else 1)
+    if condition.startswith(DOSE_PREFIX):
+        largest = int(count * size / needed)  # the kept combination's share scales with size
     hint = (
         " or set balance: marginal (each attribute half +1, combinations as equal as possible)"
         if condition == "unbiased" and k > 1
@@ -219,7 +337,7 @@ def _check_cells_hold(
     )
     raise InfeasibleExperimentError(
         f"experiment {experiment.name!r}, condition {condition!r}: size "
-        f"{experiment.sizes[condition]} is infeasible. It needs {needed} images from the cell "
+        f"{size} is infeasible. It needs {needed} images from the cell "
         f"[{_describe(experiment.attributes, combo)}], which holds only {count}. The largest "
         f"feasible size for this condition is {largest}. Lower "
         f"experiments.{experiment.name}.size in the config{hint}."
@@ -230,7 +348,9 @@ def _describe(targets: Sequence[str], combo: tuple) -> str:
     return ", ".join(f"{a}={'+1' if v == 1 else '-1'}" for a, v in zip(targets, combo, strict=True))
 
 
-def _plans(attributes: pd.DataFrame, experiment: Experiment) -> tuple[dict, dict]:
+def _plans(
+    attributes: pd.DataFrame, experiment: Experiment, doses: Sequence[float] = ()
+) -> tuple[dict, dict]:
     """The experiment's combination cells and every condition's checked allocation."""
     unknown = [a for a in experiment.attributes if a not in attributes.columns]
     if unknown:
@@ -239,15 +359,64 @@ def _plans(attributes: pd.DataFrame, experiment: Experiment) -> tuple[dict, dict
             f"{list(attributes.columns)}"
         )
     cells = combination_cells(attributes, experiment.attributes)
-    return cells, {c: _allocation(cells, experiment, c) for c in CONDITIONS}
+    plans = {c: _allocation(cells, experiment, c) for c in CONDITIONS}
+    for dose in doses:
+        condition = dose_condition(dose)
+        plan = _dose_allocation(plans["unbiased"], len(experiment.attributes), dose)
+        _check_cells_hold(cells, experiment, condition, plan)
+        plans[condition] = plan
+    return cells, plans
 
 
-def check_feasible(attributes: pd.DataFrame, experiment: Experiment) -> None:
+def _dose_allocation(
+    unbiased: Sequence[tuple[tuple, int]], k: int, dose: float
+) -> list[tuple[tuple, int]]:
+    """The unbiased allocation with every combination but the target's scaled by 1 - dose.
+
+    The kept combination (every target attribute +1, the ``target`` condition's) fills the
+    freed places so the size stays the same; the scaled counts are rounded by largest remainder
+    so they sum exactly.
+    """
+    kept = (1,) * k
+    size = sum(n for _, n in unbiased)
+    others = [(combo, n) for combo, n in unbiased if combo != kept]
+    exact = np.array([n * (1.0 - dose) for _, n in others])
+    counts = np.floor(exact).astype(int)
+    total = int(np.floor(sum(n for _, n in others) * (1.0 - dose) + 0.5))
+    shortfall = total - int(counts.sum())
+    counts[np.argsort(-(exact - counts), kind="stable")[:shortfall]] += 1
+    scaled = [(combo, int(n)) for (combo, _), n in zip(others, counts, strict=True)]
+    return [(kept, size - int(counts.sum())), *scaled]
+
+
+def _usable(attributes: pd.DataFrame, exclude: Collection[str]) -> pd.DataFrame:
+    """The attribute table without the excluded images (the held-out reference)."""
+    if not len(exclude):
+        return attributes
+    missing = set(exclude).difference(attributes.index)
+    if missing:
+        raise ValueError(
+            f"{len(missing)} excluded image(s) are not in the attribute table, e.g. "
+            f"{sorted(missing)[:3]}; the reference index comes from another data set - delete "
+            "the indices folder so it is rebuilt"
+        )
+    return attributes.drop(index=list(exclude))
+
+
+def check_feasible(
+    attributes: pd.DataFrame,
+    experiment: Experiment,
+    design: Design | None = None,
+    exclude: Collection[str] = (),
+) -> None:
     """Fail, before any heavy work, when a condition needs more images than a cell holds.
 
     The message names the smallest cell involved, its count and the largest feasible size.
+    ``exclude`` (the held-out reference) is removed from the table first.
     """
-    _plans(attributes, experiment)
+    design = design or Design()
+    table = with_random_attribute(_usable(attributes, exclude), experiment.attributes)
+    _plans(table, experiment, design.doses)
 
 
 def _draw(
@@ -268,22 +437,127 @@ def _draw(
     return sorted(names[np.concatenate(chosen)].tolist())
 
 
+def _random_order(n: int, stream: np.random.SeedSequence) -> np.ndarray:
+    """A random permutation of range(n) by stable argsort of uniform doubles (see above)."""
+    keys = np.random.Generator(np.random.PCG64(stream)).random(n)
+    return np.argsort(keys, kind="stable")
+
+
 def sample_condition(
     attributes: pd.DataFrame, experiment: Experiment, seed: int, condition: str
 ) -> list[str]:
-    """Image names of one condition's subset, sampled without replacement, sorted."""
+    """Image names of one base condition's subset, sampled without replacement, sorted."""
     cells, plans = _plans(attributes, experiment)
     names = attributes.index.to_numpy()
     return _draw(names, cells, plans[condition], experiment, seed, condition)
 
 
+def sample_reference(names: Sequence[str], size: int, seed: int) -> list[str]:
+    """The held-out reference of one seed: ``size`` images drawn uniformly, sorted.
+
+    Uniform over the whole data set, so its attributes follow the data set's natural
+    distribution. The stream depends on the seed only: every experiment of a seed shares it.
+    """
+    names = np.asarray(names)
+    if not 0 < size < len(names):
+        raise ValueError(
+            f"reference.size is {size} but the data set has {len(names)} images; the reference "
+            "must leave images for the evaluated subsets - lower reference.size in the config"
+        )
+    order = _random_order(len(names), _seed_sequence(seed, REFERENCE_STREAM, "reference"))
+    return sorted(names[order[:size]].tolist())
+
+
+def _collapse(
+    unbiased: Sequence[str],
+    pool: pd.Series,
+    fraction: float,
+    min_identities: int,
+    stream: np.random.SeedSequence,
+    where: str,
+) -> list[str]:
+    """The unbiased subset with ``fraction`` of it replaced by images of a few identities.
+
+    ``pool`` maps every image that may come in (not in the subset, not in the reference) to its
+    identity. See the module docstring for how the identities are chosen.
+    """
+    remove_stream, identity_stream, draw_stream = stream.spawn(3)
+    n_replaced = int(np.floor(fraction * len(unbiased) + 0.5))
+    if n_replaced > len(pool):
+        raise InfeasibleExperimentError(
+            f"{where}: replacing {n_replaced} images needs that many images outside the "
+            f"subset and the reference, but only {len(pool)} remain; lower the fraction in "
+            "intra_mode_collapse.fractions or the experiment's size"
+        )
+    counts = pool.value_counts(sort=False)
+    tie_break = np.random.Generator(np.random.PCG64(identity_stream)).random(len(counts))
+    order = np.lexsort((tie_break, -counts.to_numpy()))
+    cumulative = np.cumsum(counts.to_numpy()[order])
+    needed = int(np.searchsorted(cumulative, n_replaced)) + 1
+    chosen = set(counts.index[order[: max(min_identities, needed)]])
+    candidates = np.sort(pool.index[pool.isin(chosen)].to_numpy())
+    drawn = candidates[_random_order(len(candidates), draw_stream)[:n_replaced]]
+    kept = np.asarray(sorted(unbiased))[_random_order(len(unbiased), remove_stream)]
+    return sorted([*kept[n_replaced:].tolist(), *drawn.tolist()])
+
+
 def build_indices(
-    attributes: pd.DataFrame, experiment: Experiment, seed: int
+    attributes: pd.DataFrame,
+    experiment: Experiment,
+    seed: int,
+    *,
+    design: Design | None = None,
+    exclude: Collection[str] = (),
+    identities: pd.Series | None = None,
 ) -> dict[str, list[str]]:
-    """All conditions' subsets for one (experiment, seed); the cells are computed once."""
-    cells, plans = _plans(attributes, experiment)
-    names = attributes.index.to_numpy()
-    return {c: _draw(names, cells, plans[c], experiment, seed, c) for c in CONDITIONS}
+    """Every condition's subset for one (experiment, seed); the cells are computed once.
+
+    ``exclude`` (the seed's held-out reference) is never drawn. ``design`` adds the dose and
+    collapse conditions; the collapse conditions need ``identities`` (image name -> identity).
+    """
+    design = design or Design()
+    table = with_random_attribute(_usable(attributes, exclude), experiment.attributes)
+    cells, plans = _plans(table, experiment, design.doses)
+    names = table.index.to_numpy()
+    subsets = {c: _draw(names, cells, plan, experiment, seed, c) for c, plan in plans.items()}
+    if design.collapse:
+        if identities is None:
+            raise ValueError("the intra-mode collapse conditions need the identity table")
+        outside = identities.reindex(table.index.difference(subsets["unbiased"]))
+        for fraction in design.collapse:
+            condition = collapse_condition(fraction)
+            subsets[condition] = _collapse(
+                subsets["unbiased"],
+                outside.dropna(),
+                fraction,
+                design.collapse_identities,
+                _seed_sequence(seed, experiment.name, condition),
+                f"experiment {experiment.name!r}, condition {condition!r}",
+            )
+    return {c: subsets[c] for c in design.conditions}
+
+
+def describe_subsets(
+    subsets: Mapping[str, Sequence[str]],
+    attributes: pd.DataFrame,
+    targets: Sequence[str],
+    identities: pd.Series | None = None,
+) -> dict[str, dict]:
+    """Per condition: its size, the share of each target attribute at +1, and identities."""
+    table = with_random_attribute(attributes, targets)
+    summary = {}
+    for condition, names in subsets.items():
+        rows = table.loc[list(names), list(targets)]
+        entry = {
+            "n_images": len(names),
+            "fraction_positive": {a: float((rows[a] == 1).mean()) for a in targets},
+        }
+        if identities is not None:
+            counts = identities.reindex(list(names)).value_counts()
+            entry["n_identities"] = int(len(counts))
+            entry["largest_identity_images"] = int(counts.max()) if len(counts) else 0
+        summary[condition] = entry
+    return summary
 
 
 def write_index(path: str | Path, names: Sequence[str]) -> None:

@@ -1,4 +1,10 @@
-"""Metric result records: one JSON file per (experiment, encoder, metric, seed, condition)."""
+"""Metric results: one JSON file per metric job - (metric family, experiment, encoder, seed).
+
+A job scores every condition of its seed and writes one *record* per (output, condition): the
+rows of the study's long table (:data:`LONG_COLUMNS`). Per-condition details that do not fit a
+scalar (NDB's bin proportions, the most similar pairs, calibrated thresholds) go under
+``details``; the job's parameters under ``params``.
+"""
 
 from __future__ import annotations
 
@@ -13,46 +19,74 @@ import pandas as pd
 LONG_COLUMNS = ("dataset", "experiment", "encoder", "metric", "condition", "seed", "value")
 
 
-def metric_record(
-    *, dataset: str, wildcards, metric: str, value: float, n_images: int, **extra
+def job_result(
+    *,
+    dataset: str,
+    experiment: str,
+    encoder: str,
+    seed: int,
+    family: str,
+    values: Mapping[str, Mapping[str, float]],
+    n_images: Mapping[str, int],
+    params: Mapping | None = None,
+    details: Mapping | None = None,
 ) -> dict:
-    """A record for one metric job, from the job's wildcards (experiment, encoder, seed, condition)."""
+    """A job's result from ``values[condition][output]`` (one record per output and condition)."""
+    records = [
+        {
+            "dataset": dataset,
+            "experiment": experiment,
+            "encoder": encoder,
+            "metric": output,
+            "condition": condition,
+            "seed": int(seed),
+            "value": float(value),
+            "n_images": int(n_images[condition]),
+        }
+        for condition, outputs in values.items()
+        for output, value in outputs.items()
+    ]
     return {
-        "dataset": dataset,
-        "experiment": wildcards.experiment,
-        "encoder": wildcards.encoder,
-        "metric": metric,
-        "condition": wildcards.condition,
-        "seed": int(wildcards.seed),
-        "value": float(value),
-        "n_images": int(n_images),
-        **extra,
+        "family": family,
+        "params": dict(params or {}),
+        "records": records,
+        "details": dict(details or {}),
     }
 
 
-def write_record(path: str | Path, record: Mapping) -> None:
-    """Write a record as sorted, indented JSON (stable bytes for identical results).
+def write_result(path: str | Path, result: Mapping) -> None:
+    """Write a job result as sorted, indented JSON (stable bytes for identical results).
 
-    Written to a temporary name and renamed so that a killed job leaves no half-written file.
+    Every record must be complete and finite. Written to a temporary name and renamed, so a
+    killed job leaves no half-written file.
     """
-    missing = [c for c in LONG_COLUMNS if c not in record]
-    if missing:
-        raise ValueError(f"metric record lacks {missing}")
-    if not math.isfinite(record["value"]):
-        raise ValueError(f"metric value is {record['value']} for {path}; refusing to write it")
+    for record in result["records"]:
+        missing = [c for c in LONG_COLUMNS if c not in record]
+        if missing:
+            raise ValueError(f"metric record lacks {missing}: {record}")
+        if not math.isfinite(record["value"]):
+            raise ValueError(
+                f"{record['metric']} is {record['value']} for condition {record['condition']} "
+                f"in {path}; refusing to write a non-finite value"
+            )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    partial.write_text(json.dumps(result, indent=2, sort_keys=True, allow_nan=False) + "\n")
     os.replace(partial, path)
 
 
+def read_result(path: str | Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
 def read_records(paths: Iterable[str | Path]) -> pd.DataFrame:
-    """The long-form table (``LONG_COLUMNS``) of many record files."""
-    rows = []
-    for path in paths:
-        record = json.loads(Path(path).read_text())
-        rows.append({column: record[column] for column in LONG_COLUMNS})
+    """The long-form table (``LONG_COLUMNS``) of many job result files."""
+    rows = [
+        {column: record[column] for column in LONG_COLUMNS}
+        for path in paths
+        for record in read_result(path)["records"]
+    ]
     table = pd.DataFrame(rows, columns=list(LONG_COLUMNS))
     table["seed"] = table["seed"].astype(int)
     return table.sort_values(list(LONG_COLUMNS[:-1]), kind="stable").reset_index(drop=True)

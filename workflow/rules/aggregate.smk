@@ -1,10 +1,11 @@
-# Stage 5 - aggregation across seeds: the long table and the per-condition summary.
+# Stage 5 - aggregation across seeds: the long table, the per-condition summary and the
+# detection statistics (does each metric tell each biased condition from the unbiased one?).
 
 
 rule aggregate:
     input:
         records=all_metric_outputs,
-        code=[lib("records.py"), lib("stats.py")],
+        code=[lib("records.py"), lib("stats.py"), lib("metrics", "__init__.py")],
     output:
         metrics=report(
             f"{RESULTS}/tables/metrics.csv",
@@ -16,6 +17,13 @@ rule aggregate:
             caption="../report/summary_table.rst",
             category="Tables",
         ),
+        detection=report(
+            f"{RESULTS}/tables/detection.csv",
+            caption="../report/detection_table.rst",
+            category="Tables",
+        ),
+    params:
+        alpha=config["detection"]["alpha"],
     conda:
         "../../envs/modedrop.yaml"
     log:

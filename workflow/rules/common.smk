@@ -15,7 +15,8 @@ os.environ.update(
 )
 
 from modedrop.config import check_schema, check_semantics, metric_params
-from modedrop.indices import CONDITIONS, Experiment, check_feasible
+from modedrop.indices import Design, Experiment, check_feasible, sample_reference
+from modedrop.metrics import METRICS as METRIC_SPECS, PIXELS
 
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 check_schema(config, SCHEMA)  # readable errors first; validate() then fills in the defaults
@@ -27,8 +28,17 @@ RESULTS = f"results/{DATASET}"
 EXPERIMENTS = {
     name: Experiment.from_config(name, block) for name, block in config["experiments"].items()
 }
+DESIGN = Design.from_config(config)
+CONDITIONS = DESIGN.conditions
 METRICS = sorted(config["metrics"])
-ENCODERS = sorted({e for block in config["metrics"].values() for e in block["encoders"]})
+FEATURE_ENCODERS = sorted(
+    {e for block in config["metrics"].values() for e in block.get("encoders", [])}
+)
+# Pixel-space metrics (MS-SSIM) appear under the pseudo-encoder "pixels" in tables and paths.
+ENCODERS = FEATURE_ENCODERS + [PIXELS] * any(
+    METRIC_SPECS[m].input == "pixels" for m in METRICS
+)
+FIRST_SEED = config["seeds"][0]
 
 
 wildcard_constraints:
@@ -119,11 +129,18 @@ def attribute_table():
     return sample_metadata(block["n_images"], block["n_identities"], block["seed"]).attributes
 
 
+def check_design(attributes):
+    """Every experiment feasible for every seed, its held-out reference excluded."""
+    for seed in config["seeds"]:
+        reference = sample_reference(attributes.index, DESIGN.reference_size, seed)
+        for experiment in EXPERIMENTS.values():
+            check_feasible(attributes, experiment, DESIGN, exclude=reference)
+
+
 # An infeasible experiment fails here, before any image is generated or embedded.
 _ATTRIBUTES = attribute_table()
 if _ATTRIBUTES is not None:
-    for _experiment in EXPERIMENTS.values():
-        check_feasible(_ATTRIBUTES, _experiment)
+    check_design(_ATTRIBUTES)
 
 
 # ----- input functions ------------------------------------------------------------------------
@@ -146,26 +163,58 @@ def experiment_params(wildcards):
     return dict(config["experiments"][wildcards.experiment])
 
 
-def index_file(wildcards):
-    return f"{RESULTS}/indices/{wildcards.experiment}/seed{wildcards.seed}/{wildcards.condition}.txt"
+def design_params(wildcards):
+    """The blocks that shape every experiment's conditions: reference, doses, collapse."""
+    return {key: config[key] for key in ("reference", "dose_response", "intra_mode_collapse")}
+
+
+def reference_index(wildcards):
+    return f"{RESULTS}/indices/reference/seed{wildcards.seed}.txt"
+
+
+def condition_indices(wildcards):
+    """Every condition's index file of one (experiment, seed)."""
+    return [
+        f"{RESULTS}/indices/{wildcards.experiment}/seed{wildcards.seed}/{condition}.txt"
+        for condition in CONDITIONS
+    ]
 
 
 def feature_cache(wildcards):
     return f"{RESULTS}/features/{wildcards.encoder}.h5"
 
 
+def metric_encoders(metric):
+    block = config["metrics"][metric]
+    return [PIXELS] if METRIC_SPECS[metric].input == "pixels" else block["encoders"]
+
+
 def metric_outputs(metric):
     return expand(
-        f"{RESULTS}/metrics/{{experiment}}/{{encoder}}/{metric}/seed{{seed}}_{{condition}}.json",
+        f"{RESULTS}/metrics/{{experiment}}/{{encoder}}/{metric}/seed{{seed}}.json",
         experiment=EXPERIMENTS,
-        encoder=config["metrics"][metric]["encoders"],
+        encoder=metric_encoders(metric),
         seed=config["seeds"],
-        condition=CONDITIONS,
     )
 
 
 def all_metric_outputs(wildcards):
     return [path for metric in METRICS for path in metric_outputs(metric)]
+
+
+def metric_code(family, *metric_modules):
+    """Library modules a metric job runs: the metric's module(s), its evaluate module and the
+    plumbing (``metric_modules`` default to ``metrics/<family>.py``)."""
+    modules = metric_modules or (f"{family}.py",)
+    return [
+        *(lib("metrics", module) for module in modules),
+        lib("evaluate", f"{family}.py"),
+        lib("metrics", "__init__.py"),
+        lib("jobs.py"),
+        lib("features.py"),
+        lib("records.py"),
+        lib("indices.py"),
+    ]
 
 
 def experiment_figure_targets():
@@ -178,17 +227,43 @@ def experiment_figure_targets():
     )
 
 
+def figure(name):
+    return [f"{RESULTS}/figures/{name}.png", f"{RESULTS}/figures/{name}.pdf"]
+
+
+def per_family_figures(prefix, family):
+    """One figure per (experiment, encoder) of a family, when the family is configured."""
+    if family not in METRICS:
+        return []
+    return [
+        path
+        for experiment in EXPERIMENTS
+        for encoder in metric_encoders(family)
+        for path in figure(f"{prefix}_{experiment}_{encoder}")
+    ]
+
+
 def get_final_outputs():
     return [
         f"{RESULTS}/tables/metrics.csv",
         f"{RESULTS}/tables/summary.csv",
+        f"{RESULTS}/tables/detection.csv",
         *experiment_figure_targets(),
+        *figure("detection_heatmap"),
+        *(path for e in EXPERIMENTS for path in figure(f"dose_response_{e}")),
+        *(path for e in EXPERIMENTS if DESIGN.collapse for path in figure(f"collapse_response_{e}")),
+        *per_family_figures("ndb_bins", "ndb"),
+        *per_family_figures("duplicate_pairs", "duplicates"),
         f"{RESULTS}/tables/rankme_known_rank.csv",
-        f"{RESULTS}/figures/rankme_known_rank.png",
-        f"{RESULTS}/figures/rankme_known_rank.pdf",
-        f"{RESULTS}/figures/dataset_sample.png",
-        f"{RESULTS}/figures/dataset_sample.pdf",
+        *figure("rankme_known_rank"),
+        *figure("dataset_sample"),
     ]
+
+
+def duplicates_figure_condition():
+    """The condition whose most similar pairs are shown: the strongest collapse, if any."""
+    collapse = [c for c in CONDITIONS if c.startswith("collapse")]
+    return collapse[-1] if collapse else "unbiased"
 
 
 def experiment_attributes(wildcards):

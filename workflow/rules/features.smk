@@ -26,6 +26,9 @@ rule extract_features:
         encoder=encoder_settings,
         allow_download=config["features"]["allow_download"],
     threads: config["features"]["threads"]
+    # The longest job and every feature metric waits for it: schedule it before the pixel
+    # metrics, which could otherwise fill the cores first.
+    priority: 100
     resources:
         gpu=1,
     conda:

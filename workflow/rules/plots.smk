@@ -70,3 +70,97 @@ rule plot_dataset_sample:
         f"{RESULTS}/benchmarks/dataset_sample.tsv"
     script:
         "../scripts/plot_dataset_sample.py"
+
+
+rule plot_detection:
+    input:
+        detection=f"{RESULTS}/tables/detection.csv",
+        code=[lib("plots.py"), lib("figures.py"), lib("metrics", "__init__.py")],
+    output:
+        png=report(
+            f"{RESULTS}/figures/detection_heatmap.png",
+            caption="../report/detection_heatmap.rst",
+            category="Detection",
+        ),
+        pdf=f"{RESULTS}/figures/detection_heatmap.pdf",
+    conda:
+        "../../envs/modedrop.yaml"
+    log:
+        f"{RESULTS}/logs/figures/detection_heatmap.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figures/detection_heatmap.tsv"
+    script:
+        "../scripts/plot_detection.py"
+
+
+rule plot_response:
+    input:
+        metrics=f"{RESULTS}/tables/metrics.csv",
+        code=[lib("plots.py"), lib("figures.py"), lib("indices.py"), lib("metrics", "__init__.py")],
+    output:
+        png=report(
+            f"{RESULTS}/figures/{{axis}}_response_{{experiment}}.png",
+            caption="../report/response_figure.rst",
+            category="Dose-response and collapse",
+            subcategory="{experiment}",
+            labels={"experiment": "{experiment}", "axis": "{axis}"},
+        ),
+        pdf=f"{RESULTS}/figures/{{axis}}_response_{{experiment}}.pdf",
+    wildcard_constraints:
+        axis="dose|collapse",
+    conda:
+        "../../envs/modedrop.yaml"
+    log:
+        f"{RESULTS}/logs/figures/{{axis}}_response_{{experiment}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figures/{{axis}}_response_{{experiment}}.tsv"
+    script:
+        "../scripts/plot_response.py"
+
+
+rule plot_ndb_bins:
+    input:
+        result=f"{RESULTS}/metrics/{{experiment}}/{{encoder}}/ndb/seed{FIRST_SEED}.json",
+        code=[lib("plots.py"), lib("figures.py"), lib("records.py")],
+    output:
+        png=report(
+            f"{RESULTS}/figures/ndb_bins_{{experiment}}_{{encoder}}.png",
+            caption="../report/ndb_bins.rst",
+            category="NDB bins",
+            labels={"experiment": "{experiment}", "encoder": "{encoder}"},
+        ),
+        pdf=f"{RESULTS}/figures/ndb_bins_{{experiment}}_{{encoder}}.pdf",
+    conda:
+        "../../envs/modedrop.yaml"
+    log:
+        f"{RESULTS}/logs/figures/ndb_bins_{{experiment}}_{{encoder}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figures/ndb_bins_{{experiment}}_{{encoder}}.tsv"
+    script:
+        "../scripts/plot_ndb_bins.py"
+
+
+rule plot_duplicate_pairs:
+    input:
+        result=f"{RESULTS}/metrics/{{experiment}}/{{encoder}}/duplicates/seed{FIRST_SEED}.json",
+        images=DATA["images"],
+        manifest=MANIFEST,
+        code=[lib("plots.py"), lib("figures.py"), lib("records.py"), lib("data", "images.py")],
+    output:
+        png=report(
+            f"{RESULTS}/figures/duplicate_pairs_{{experiment}}_{{encoder}}.png",
+            caption="../report/duplicate_pairs.rst",
+            category="Near-duplicate pairs",
+            labels={"experiment": "{experiment}", "encoder": "{encoder}"},
+        ),
+        pdf=f"{RESULTS}/figures/duplicate_pairs_{{experiment}}_{{encoder}}.pdf",
+    params:
+        condition=duplicates_figure_condition(),
+    conda:
+        "../../envs/modedrop.yaml"
+    log:
+        f"{RESULTS}/logs/figures/duplicate_pairs_{{experiment}}_{{encoder}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figures/duplicate_pairs_{{experiment}}_{{encoder}}.tsv"
+    script:
+        "../scripts/plot_duplicate_pairs.py"

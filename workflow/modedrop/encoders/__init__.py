@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from modedrop.encoders.base import EncoderSpec, Preprocessing, Weights
 from modedrop.encoders.dino_resnet50 import SPEC as DINO_RESNET50
+from modedrop.encoders.dlib_face import SPEC as DLIB_FACE
 from modedrop.encoders.efficientnet_lite0 import SPEC as EFFICIENTNET_LITE0
 from modedrop.encoders.inception_v3 import SPEC as INCEPTION_V3
 from modedrop.encoders.inception_v3_torchvision import SPEC as INCEPTION_V3_TORCHVISION
@@ -26,6 +27,7 @@ ENCODERS: dict[str, EncoderSpec] = {
         DINO_RESNET50,
         INCEPTION_V3,
         INCEPTION_V3_TORCHVISION,
+        DLIB_FACE,
     )
 }
 

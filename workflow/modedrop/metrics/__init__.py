@@ -1,7 +1,14 @@
-"""Diversity metrics: one pure function per module (numpy/scipy only, no torch).
+"""Diversity metrics: one pure function (or reference class) per module, numpy-based.
 
-``METRICS`` is the registry the workflow iterates over. To add a metric, write
-``modedrop/metrics/<name>.py`` exposing ``<name>(array, ...)`` and add one ``MetricSpec`` entry
+``METRICS`` is the registry the workflow iterates over: one entry per metric *family* - one
+config block, one Snakemake rule, one job per (experiment, encoder, seed) that scores every
+condition of that seed. A family reports one or more *outputs* (e.g. ``prdc`` reports
+precision, recall, density and coverage); each output is one column of the study's tables and
+declares which direction is *worse* (less diverse, or further from the reference), which is
+what the detection statistics test for.
+
+To add a metric, write ``modedrop/metrics/<name>.py``, a script ``workflow/scripts/<name>.py``,
+a rule in ``workflow/rules/metrics.smk``, a config block in the schema, and one ``MetricSpec``
 below. The metric modules are not imported here, so reading the registry stays cheap.
 """
 
@@ -10,32 +17,117 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["METRICS", "MetricSpec"]
+__all__ = ["METRICS", "OUTPUTS", "MetricSpec", "Output", "PIXELS", "output_labels", "worse"]
+
+#: The "encoder" of metrics computed on pixels (MS-SSIM) in the tables and file paths.
+PIXELS = "pixels"
+
+
+@dataclass(frozen=True)
+class Output:
+    """One reported number: its column name, its axis label and its worse direction."""
+
+    name: str
+    label: str
+    worse: Literal["higher", "lower"]
 
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """What a metric consumes and how to read it.
+    """A metric family.
 
-    ``input`` is ``"features"`` (encoder embeddings, N x D) or ``"logits"`` (classifier logits,
-    N x C); ``label`` is the human-readable name used on figure axes.
+    ``input``: ``"features"`` (encoder embeddings, N x D), ``"logits"`` (classifier logits,
+    N x C) or ``"pixels"`` (the images themselves). ``reference``: the job also reads the
+    seed's held-out reference set (reference-based metrics, calibrations).
     """
 
     name: str
-    input: Literal["features", "logits"]
-    higher_means_more_diverse: bool
-    label: str
+    input: Literal["features", "logits", "pixels"]
+    reference: bool
+    outputs: tuple[Output, ...]
+
+    @property
+    def label(self) -> str:
+        return self.outputs[0].label
+
+    @property
+    def higher_means_more_diverse(self) -> bool:
+        return self.outputs[0].worse == "lower"
+
+
+def _spec(name, input, reference, *outputs) -> MetricSpec:
+    return MetricSpec(name, input, reference, tuple(Output(*o) for o in outputs))
 
 
 METRICS: dict[str, MetricSpec] = {
     spec.name: spec
     for spec in (
-        MetricSpec(name="rankme", input="features", higher_means_more_diverse=True, label="RankMe"),
-        MetricSpec(
-            name="inception_score",
-            input="logits",
-            higher_means_more_diverse=True,
-            label="Inception Score",
+        _spec("rankme", "features", False, ("rankme", "RankMe", "lower")),
+        _spec("inception_score", "logits", False, ("inception_score", "Inception Score", "lower")),
+        _spec(
+            "fd_kd",
+            "features",
+            True,
+            ("fd", "Fréchet distance", "higher"),
+            ("kd", "Kernel distance (KID)", "higher"),
+        ),
+        _spec(
+            "prdc",
+            "features",
+            True,
+            ("precision", "Precision (k=5)", "lower"),
+            ("recall", "Recall (k=5)", "lower"),
+            ("density", "Density (k=5)", "lower"),
+            ("coverage", "Coverage (k=5)", "lower"),
+            ("improved_precision", "Improved precision (k=3)", "lower"),
+            ("improved_recall", "Improved recall (k=3)", "lower"),
+        ),
+        _spec("vendi", "features", False, ("vendi", "Vendi score", "lower")),
+        _spec(
+            "ndb",
+            "features",
+            True,
+            ("ndb_fraction", "NDB/K", "higher"),
+            ("ndb_fraction_holm", "NDB/K (Holm)", "higher"),
+            ("ndb_fraction_bh", "NDB/K (BH)", "higher"),
+            ("jsd", "JSD of bin proportions", "higher"),
+        ),
+        _spec(
+            "mccs",
+            "features",
+            True,
+            ("mccs_mean", "MCCS mean (μ)", "higher"),
+            ("mccs_std", "MCCS std (σ)", "higher"),
+            ("mccs_worst", "MCCS of the worst-case dense mode", "higher"),
+        ),
+        _spec(
+            "c2st",
+            "features",
+            True,
+            ("c2st_logistic", "C2ST accuracy (logistic)", "higher"),
+            ("c2st_knn", "C2ST accuracy (k-NN)", "higher"),
+        ),
+        _spec("ms_ssim", "pixels", False, ("ms_ssim", "MS-SSIM (mean over pairs)", "higher")),
+        _spec(
+            "duplicates",
+            "features",
+            True,
+            ("duplicate_pairs", "Near-duplicate pairs", "higher"),
+            ("support_size", "Birthday-paradox support size", "lower"),
+            ("nn_similarity", "Mean nearest-neighbour cosine", "higher"),
         ),
     )
 }
+
+#: Every output of every family, by output name.
+OUTPUTS: dict[str, Output] = {o.name: o for spec in METRICS.values() for o in spec.outputs}
+
+
+def worse() -> dict[str, str]:
+    """Output name -> ``"higher"`` or ``"lower"``: the direction of a worse set."""
+    return {name: output.worse for name, output in OUTPUTS.items()}
+
+
+def output_labels() -> dict[str, str]:
+    """Output name -> axis label, in registry order (the order of figure panels)."""
+    return {name: output.label for name, output in OUTPUTS.items()}

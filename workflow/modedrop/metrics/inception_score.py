@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 from scipy.special import log_softmax, logsumexp
 
+from modedrop.metrics._checks import positive_int
+
 __all__ = ["InceptionScore", "inception_score"]
 
 
@@ -45,8 +47,7 @@ class InceptionScore:
 
 
 def _check_logits(logits: Any, splits: int) -> np.ndarray:
-    if isinstance(splits, bool) or not isinstance(splits, int | np.integer) or splits < 1:
-        raise ValueError(f"splits must be a positive integer, got {splits!r}.")
+    splits = positive_int(splits, "splits")
     x = np.asarray(logits)
     if x.dtype.kind not in "fiu":
         raise ValueError(

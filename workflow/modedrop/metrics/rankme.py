@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from modedrop.metrics._checks import positive_int
+
 __all__ = ["gram_singular_values", "rankme", "rankme_from_singular_values", "DEFAULT_EPSILON"]
 
 #: Default ``eps`` added to every normalised singular value (float32 machine epsilon).
@@ -87,14 +89,6 @@ def _read_rows(features: Any, start: int, stop: int) -> np.ndarray:
     return block
 
 
-def _check_batch_size(batch_size: int) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
-    return int(batch_size)
-
-
 def gram_singular_values(
     features: Any, *, center: bool = False, batch_size: int = 4096
 ) -> np.ndarray:
@@ -124,7 +118,7 @@ def gram_singular_values(
     pass and each row block is centered before forming ``Z_i Z_j^T``.
     """
     features, n, d = _check_features(features)
-    batch_size = _check_batch_size(batch_size)
+    batch_size = positive_int(batch_size, "batch_size")
 
     if n >= d:
         gram = np.zeros((d, d), dtype=np.float64)

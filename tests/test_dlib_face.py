@@ -1,0 +1,150 @@
+"""The dlib_face identity descriptor: a real face, its same-person threshold, no-face records."""
+
+from __future__ import annotations
+
+import logging
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from modedrop.encoders import ENCODERS, get_encoder
+from modedrop.encoders.base import file_sha256
+from modedrop.encoders.weights import locate_weights
+from modedrop.extraction import extract_features
+from modedrop.features import FeatureCache
+
+skimage_data = pytest.importorskip("skimage.data")
+
+# dlib's convention: two descriptors closer than this are the same person.
+SAME_PERSON = 0.6
+
+
+@pytest.fixture(scope="module")
+def model():
+    spec = get_encoder("dlib_face")
+    return spec.build(locate_weights(spec, allow_download=False))
+
+
+@pytest.fixture(scope="module")
+def face() -> np.ndarray:
+    """A CelebA-sized (178 x 218) crop around the astronaut's face (Eileen Collins)."""
+    return np.ascontiguousarray(skimage_data.astronaut()[12:230, 131:309])
+
+
+@pytest.fixture(scope="module")
+def noise() -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, size=(218, 178, 3), dtype=np.uint8)
+
+
+def as_batch(*images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2)
+
+
+def describe(model, *images: np.ndarray) -> np.ndarray:
+    with torch.inference_mode():
+        features, logits = model(as_batch(*images))
+    assert logits is None
+    return features.numpy()
+
+
+def test_registry_entry_and_packaged_weights():
+    spec = ENCODERS["dlib_face"]
+    assert (spec.feature_dim, spec.num_classes, spec.has_logits) == (128, None, False)
+    assert not spec.preprocessing.normalises and spec.preprocessing.resize is None
+    path = locate_weights(spec, allow_download=False)
+    assert path.name == "dlib_face_recognition_resnet_model_v1.dat"
+    assert file_sha256(path) == spec.weights.sha256
+
+
+def test_real_face_is_found_and_descriptor_is_deterministic(model, face):
+    before = len(model.face_found)
+    first = describe(model, face)
+    second = describe(model, face)
+    assert first.shape == (1, 128) and first.dtype == np.float32
+    assert model.face_found[before:] == [True, True]
+    np.testing.assert_array_equal(first, second)
+    # dlib's descriptors are not normalised; this face has norm ~1.457.
+    assert 1.3 < float(np.linalg.norm(first)) < 1.6
+
+
+def test_flipped_and_shifted_copies_are_the_same_person(model, face):
+    flipped = np.ascontiguousarray(face[:, ::-1])
+    # A different window around the face, resized back: a shift and a ~5 % scale change.
+    wider = skimage_data.astronaut()[20:250, 120:310]
+    shifted = np.asarray(Image.fromarray(wider).resize((178, 218), Image.BILINEAR))
+    reference, mirror, moved = describe(model, face, flipped, shifted)
+    assert 0 < np.linalg.norm(reference - mirror) < SAME_PERSON
+    assert 0 < np.linalg.norm(reference - moved) < SAME_PERSON
+
+
+def test_another_image_is_not_the_same_person(model, face):
+    coffee = np.ascontiguousarray(skimage_data.coffee()[100:318, 200:378])
+    reference, other = describe(model, face, coffee)
+    assert np.linalg.norm(reference - other) > SAME_PERSON
+
+
+def test_no_face_still_gives_a_finite_descriptor_and_is_recorded(model, face, noise):
+    before = len(model.face_found)
+    out = describe(model, noise, face, np.full_like(noise, 128))
+    assert model.face_found[before:] == [False, True, False]
+    assert out.shape == (3, 128) and np.isfinite(out).all()
+    assert np.linalg.norm(out, axis=1).min() > 0.5
+
+
+def test_channels_last_batches_give_the_same_descriptors(model, face, noise):
+    batch = as_batch(face, noise)
+    with torch.inference_mode():
+        plain, _ = model(batch.contiguous())
+        channels_last, _ = model(batch.contiguous(memory_format=torch.channels_last))
+    torch.testing.assert_close(plain, channels_last, rtol=0, atol=0)
+
+
+def test_rejects_float_or_grey_batches(model):
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        model(torch.zeros(1, 3, 64, 64))
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        model(torch.zeros(1, 1, 64, 64, dtype=torch.uint8))
+
+
+def test_extraction_records_images_without_a_face(face, noise, tmp_path, caplog):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    flipped = np.ascontiguousarray(face[:, ::-1])
+    for name, pixels in (("000001.jpg", face), ("000002.jpg", noise), ("000003.jpg", flipped)):
+        Image.fromarray(pixels).save(folder / name, quality=95)
+    names = ["000001.jpg", "000002.jpg", "000003.jpg"]
+    out = tmp_path / "dlib_face.h5"
+    with caplog.at_level(logging.WARNING, logger="modedrop.extraction"):
+        extract_features(folder, names, "dlib_face", out, batch_size=2, progress=False)
+    assert "no face detected in 1 of 3 images (e.g. 000002.jpg)" in caplog.text
+
+    with h5py.File(out) as handle:
+        assert handle["face_found"].dtype == np.bool_
+        np.testing.assert_array_equal(handle["face_found"][:], [True, False, True])
+        assert int(handle.attrs["n_no_face"]) == 1
+        assert "logits" not in handle
+    with FeatureCache(out) as cache:
+        np.testing.assert_array_equal(cache.face_found(["000003.jpg", "000002.jpg"]), [True, False])
+        features = cache.features(names)
+    assert features.shape == (3, 128) and np.isfinite(features).all()
+    assert np.linalg.norm(features[0] - features[2]) < SAME_PERSON
+
+
+def test_caches_of_other_encoders_have_no_face_flags(tmp_path):
+    path = tmp_path / "plain.h5"
+    with h5py.File(path, "w") as handle:
+        handle.create_dataset("features", data=np.zeros((2, 4), dtype=np.float32))
+        handle.create_dataset("image", data=np.asarray(["a.jpg", "b.jpg"], dtype="S"))
+    with FeatureCache(path) as cache:
+        assert cache.face_found(["a.jpg"]) is None
+
+
+def test_missing_package_error_names_the_pip_command(monkeypatch):
+    from modedrop.encoders import dlib_face
+
+    monkeypatch.setattr(dlib_face.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ImportError, match=r"pip install dlib-bin==20\.0\.1\.post1"):
+        dlib_face.weights_path()

@@ -1,0 +1,126 @@
+"""The metric jobs' plumbing: load one seed's subsets, score them, write one result file.
+
+A metric job (one per metric family, experiment, encoder and seed) reads every condition's
+index file of its seed - and the seed's held-out reference when the metric needs one - takes
+those rows from the shared feature cache (or decodes the images, for pixel metrics), calls the
+family's ``evaluate`` function from :mod:`modedrop.evaluate` and writes the records
+(:mod:`modedrop.records`). Scripts in ``workflow/scripts/`` are one call to :func:`run_metric_job`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from modedrop import runlog
+from modedrop.indices import read_index
+from modedrop.metrics import METRICS, PIXELS
+from modedrop.records import job_result, write_result
+
+Values = dict[str, dict[str, float]]
+Evaluate = Callable[["JobInputs", Mapping], tuple[Values, dict]]
+
+
+@dataclass
+class JobInputs:
+    """What a metric sees: per condition its rows (features, logits or lazily decoded images)."""
+
+    names: dict[str, list[str]]
+    sets: dict[str, object]
+    reference_names: list[str] | None = None
+    reference: np.ndarray | None = None
+    identities: pd.Series | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def conditions(self) -> list[str]:
+        return list(self.names)
+
+
+def index_sets(index_paths: Sequence[str | Path]) -> dict[str, list[str]]:
+    """Condition (the index file's stem) -> image names, in the order of the paths."""
+    return {Path(path).stem: read_index(path) for path in index_paths}
+
+
+def load_inputs(
+    *,
+    kind: str,
+    index_paths: Sequence[str | Path],
+    cache: str | Path | None = None,
+    images: str | Path | None = None,
+    reference_path: str | Path | None = None,
+    identities_path: str | Path | None = None,
+) -> JobInputs:
+    """Read a job's subsets: ``kind`` is ``features``, ``logits`` or ``pixels``."""
+    names = index_sets(index_paths)
+    reference_names = read_index(reference_path) if reference_path else None
+    identities = None
+    if identities_path:
+        from modedrop.data.celeba_format import read_identities
+
+        identities = read_identities(identities_path)
+    if kind == "pixels":
+        from modedrop.data.images import ImageList
+
+        sets = {c: ImageList(images, n, _unchanged) for c, n in names.items()}
+        return JobInputs(names, sets, reference_names, None, identities)
+
+    from modedrop.features import FeatureCache
+
+    with FeatureCache(cache) as store:
+        read = store.logits if kind == "logits" else store.features
+        sets = {c: read(n) for c, n in names.items()}
+        reference = read(reference_names) if reference_names else None
+    return JobInputs(names, sets, reference_names, reference, identities)
+
+
+def _unchanged(image):
+    return image
+
+
+def run_metric_job(snakemake, evaluate: Evaluate) -> None:
+    """Everything a metric script does: log, load, evaluate, write (see the module docstring)."""
+    log = runlog.start(snakemake.log[0])
+    family = snakemake.rule
+    spec = METRICS[family]
+    params = dict(snakemake.params.metric)
+    encoder = getattr(snakemake.wildcards, "encoder", PIXELS)
+    inputs = load_inputs(
+        kind=spec.input,
+        index_paths=list(snakemake.input.indices),
+        cache=getattr(snakemake.input, "features", None),
+        images=getattr(snakemake.input, "images", None),
+        reference_path=getattr(snakemake.input, "reference", None),
+        identities_path=getattr(snakemake.input, "identities", None),
+    )
+    # BLAS/OpenMP threads as many as the job's Snakemake threads: parallel jobs that each start
+    # one thread per core oversubscribe the machine (measured: 4-40x slower C2ST under load).
+    with threadpool_limits(limits=max(1, int(snakemake.threads))):
+        values, details = evaluate(inputs, params)
+    for condition, outputs in values.items():
+        shown = ", ".join(f"{k} = {v:.4g}" for k, v in outputs.items())
+        log.info("%s %s: %s", family, condition, shown)
+    result = job_result(
+        dataset=snakemake.config["dataset"],
+        experiment=snakemake.wildcards.experiment,
+        encoder=encoder,
+        seed=int(snakemake.wildcards.seed),
+        family=family,
+        values=values,
+        n_images={c: len(n) for c, n in inputs.names.items()},
+        params=params,
+        details=details,
+    )
+    write_result(snakemake.output[0], result)
+
+
+def require_reference(inputs: JobInputs, family: str) -> np.ndarray:
+    """The seed's reference rows; a clear error when the rule did not provide them."""
+    if inputs.reference is None:
+        raise ValueError(f"{family} needs the seed's reference set (input 'reference' of its rule)")
+    return inputs.reference
