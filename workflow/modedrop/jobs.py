@@ -9,6 +9,7 @@ family's ``evaluate`` function from :mod:`modedrop.evaluate` and writes the reco
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,9 +99,13 @@ def run_metric_job(snakemake, evaluate: Evaluate) -> None:
         reference_path=getattr(snakemake.input, "reference", None),
         identities_path=getattr(snakemake.input, "identities", None),
     )
-    # BLAS/OpenMP threads as many as the job's Snakemake threads: parallel jobs that each start
-    # one thread per core oversubscribe the machine (measured: 4-40x slower C2ST under load).
-    with threadpool_limits(limits=max(1, int(snakemake.threads))):
+    # BLAS/OpenMP (and torch) threads as many as the job's Snakemake threads: parallel jobs that
+    # each start one thread per core oversubscribe the machine (measured: 4-40x slower C2ST,
+    # and MS-SSIM jobs waiting 2.4x their CPU time, under load).
+    threads = max(1, int(snakemake.threads))
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    with threadpool_limits(limits=threads):
         values, details = evaluate(inputs, params)
     for condition, outputs in values.items():
         shown = ", ".join(f"{k} = {v:.4g}" for k, v in outputs.items())
