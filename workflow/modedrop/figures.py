@@ -14,9 +14,11 @@ from modedrop.indices import condition_fraction
 from modedrop.metrics import output_labels, worse
 from modedrop.records import read_result
 
-AXIS_LABELS = {
-    "dose": "fraction p of the dropped modes removed (0 = unbiased, 1 = target)",
-    "collapse": "fraction f of the set replaced by images of a few identities",
+# Short: every panel repeats the axis label; the figure title says what p and f are.
+AXIS_LABELS = {"dose": "dose p", "collapse": "collapse f"}
+TITLES = {
+    "dose": "Dose-response: the dropped modes kept at 1 - p of their share (p = 1: target)",
+    "collapse": "Intra-mode collapse: a fraction f of the set replaced by a few identities",
 }
 
 
@@ -37,7 +39,6 @@ def response_figure(
         kind, fraction = condition_fraction(condition)
         if kind == axis or condition == "unbiased":
             x_of[condition] = fraction
-    title = {"dose": "Dose-response", "collapse": "Intra-mode collapse"}[axis]
     plots.plot_response(
         long,
         experiment=experiment,
@@ -47,7 +48,7 @@ def response_figure(
         worse=worse(),
         png_path=png,
         pdf_path=pdf,
-        title=f"{title}: {experiment}",
+        title=f"{experiment}. {TITLES[axis]}",
     )
 
 
