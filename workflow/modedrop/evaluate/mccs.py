@@ -10,7 +10,7 @@ from modedrop.jobs import JobInputs, Values, require_reference
 from modedrop.metrics.mccs import (
     calibrate_radius,
     calibrate_theta,
-    mccs_population,
+    mccs_population_from_split,
     split_anchors,
 )
 
@@ -37,14 +37,14 @@ def evaluate(inputs: JobInputs, params: Mapping) -> tuple[Values, dict]:
         anchors, samples = split_anchors(
             len(x), anchor_fraction=params["anchor_fraction"], seed=params["seed"]
         )
-        result = mccs_population(
-            x[anchors], x[samples], theta=theta, radius=radius, log=params["log"]
+        result = mccs_population_from_split(
+            x, anchors, samples, theta=theta, radius=radius, log=params["log"]
         )
         values[condition] = {
             "mccs_mean": result.mean,
             "mccs_std": result.std,
             "mccs_worst": result.worst_mccs,
         }
-        worst_name = inputs.names[condition][int(anchors[result.worst_index])]
+        worst_name = inputs.names[condition][result.worst_index]
         details[condition] = {**result.to_dict(), "worst_image": worst_name}
     return values, details
