@@ -12,6 +12,15 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+
+
+# Under `snakemake --sdm apptainer` every job runs in this image (ignored otherwise): a local .sif
+# (default containers/modedrop.sif, built with containers/Apptainer.def; relative to the working
+# directory) or a registry URI (docker://..., pulled once into .snakemake/singularity/).
+# Before the rule files: a global container applies only to rules defined after it.
+container: container_image(config["container"])
+
+
 include: "workflow/rules/data.smk"
 include: "workflow/rules/indices.smk"
 include: "workflow/rules/features.smk"

@@ -26,3 +26,18 @@ def celeba_meta_session() -> Path:
     if not (CELEBA_META / "list_attr_celeba.txt").exists():
         pytest.skip(f"official CelebA metadata not found at {CELEBA_META} (contributors only)")
     return CELEBA_META
+
+
+@pytest.fixture(scope="session")
+def tiny_study(tmp_path_factory) -> Path:
+    """The tiny study (``workflow_helpers.TINY``) run once, locally, in a copy of the workflow.
+
+    Shared by the workflow, determinism and SLURM tests; tests may dry-run other configs in it
+    but must leave its results as they are.
+    """
+    from workflow_helpers import TINY, copy_workflow, snakemake, write_config
+
+    workdir = copy_workflow(tmp_path_factory.mktemp("tiny_study"))
+    write_config(workdir, TINY)
+    snakemake(workdir)
+    return workdir

@@ -85,3 +85,20 @@ def test_cpu_fallback_is_logged(caplog, monkeypatch):
     assert "no GPU found" in caplog.text
     with pytest.raises(RuntimeError, match="no CUDA device"):
         resolve_device("cuda")
+
+
+def test_non_finite_rows_are_refused_on_read(tmp_path):
+    """A cache holding NaN or Inf (written by hand here) never reaches a metric."""
+    path = tmp_path / "nan.h5"
+    features = np.ones((3, 4), dtype=np.float32)
+    features[1, 2] = np.nan
+    features[2, 0] = np.inf
+    with h5py.File(path, "w") as handle:
+        handle.create_dataset("features", data=features)
+        handle.create_dataset("image", data=np.asarray(["a.jpg", "b.jpg", "c.jpg"], dtype="S"))
+    with FeatureCache(path) as cache:
+        np.testing.assert_array_equal(cache.features(["a.jpg"]), features[[0]])
+        assert cache.skipped == []  # caches without the attribute skipped nothing
+        for name in ("b.jpg", "c.jpg"):
+            with pytest.raises(ValueError, match="NaN or Inf"):
+                cache.features(["a.jpg", name])

@@ -13,48 +13,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from workflow_helpers import copy_workflow, planned_jobs, snakemake, write_config
+from workflow_helpers import FEATURES, TINY, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.slow
 
-FEATURES = "efficientnet_lite0"
-TINY = {
-    "dataset": "synthfaces",
-    "synthfaces": {"n_images": 320, "n_identities": 32, "width": 48, "height": 59, "seed": 0},
-    "seeds": [1, 2],
-    "experiments": {
-        "drop_male": {"attributes": ["Male"], "size": 48},
-        "control": {"attributes": ["Random"], "size": 32},
-    },
-    "reference": {"size": 64},
-    "dose_response": {"fractions": [0.5]},
-    "intra_mode_collapse": {"fractions": [0.5], "identities": 2},
-    "features": {"batch_size": 16, "device": "cpu", "threads": 2},
-    "metrics": {
-        "rankme": {"encoders": [FEATURES]},
-        "inception_score": {"encoders": [FEATURES], "splits": 2},
-        "fd_kd": {"encoders": [FEATURES], "kid_subsets": 10, "kid_subset_size": 16},
-        "prdc": {"encoders": [FEATURES], "k": 3, "improved_k": 2},
-        "vendi": {"encoders": [FEATURES]},
-        "ndb": {"encoders": [FEATURES], "bins": 4},
-        "mccs": {"encoders": [FEATURES]},
-        "c2st": {"encoders": [FEATURES], "folds": 2, "pca_components": 8, "n_neighbors": 3},
-        "ms_ssim": {"pairs": 20, "batch_size": 10},
-        "duplicates": {"encoders": [FEATURES], "top": 4},
-    },
-    "rankme_known_rank": {"dim": 16, "ranks": [2, 4], "n_samples": [8, 32, 128], "repeats": 2},
-}
 CONDITIONS = ("unbiased", "target", "nontarget", "dose50", "collapse50")
 OUTPUTS_PER_CONDITION = 1 + 1 + 2 + 6 + 1 + 4 + 3 + 2 + 1 + 3  # every output of every family
 
 
-@pytest.fixture(scope="module")
-def study(tmp_path_factory) -> Path:
-    """A finished tiny study in a copy of the workflow."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("study"))
-    write_config(workdir, TINY)
-    snakemake(workdir)
-    return workdir
+@pytest.fixture
+def study(tiny_study) -> Path:
+    """The finished tiny study (conftest's session fixture)."""
+    return tiny_study
 
 
 def test_tiny_study_produces_every_output(study):

@@ -7,7 +7,9 @@ metric's encoder provides what the metric needs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import jsonschema
@@ -25,13 +27,66 @@ def _where(error: jsonschema.ValidationError) -> str:
     return path or "(top level)"
 
 
+def _suggest(names: Sequence[str], known: Sequence[str]) -> str:
+    """' Did you mean ...?' for the names that look like a misspelt known one (else '')."""
+    guesses = {
+        name: close[0]
+        for name in names
+        if (close := difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.6))
+    }
+    if not guesses:
+        return ""
+    pairs = ", ".join(f"{right!r} for {wrong!r}" for wrong, right in guesses.items())
+    return f" Did you mean {pairs}?"
+
+
+def _unknown_key_hint(error: jsonschema.ValidationError) -> str:
+    known = sorted(error.schema.get("properties", {}))
+    unexpected = [key for key in error.instance if key not in known]
+    return f" Keys allowed here: {', '.join(known)}." + _suggest(unexpected, known)
+
+
+def _valid_unquoted(error: jsonschema.ValidationError) -> bool:
+    """Whether a string value would be valid without its quotes ('16' for 16)."""
+    try:
+        value = yaml.safe_load(error.instance)
+    except yaml.YAMLError:
+        return False
+    if value == error.instance:
+        return False
+    return jsonschema.Draft202012Validator(error.schema).is_valid(value)
+
+
+def _hint(error: jsonschema.ValidationError) -> str:
+    """How to fix one schema violation, where the schema says more than jsonschema's message."""
+    if (
+        error.validator == "additionalProperties"
+        and error.validator_value is False
+        and isinstance(error.instance, Mapping)
+    ):
+        return _unknown_key_hint(error)
+    if isinstance(error.instance, str) and _valid_unquoted(error):
+        return " Remove the quotes: YAML reads a quoted value as a string."
+    hint = ""
+    if error.validator == "oneOf":
+        hint = f" ({'; '.join(sorted({e.message for e in error.context}))})"
+    if error.validator in ("type", "oneOf") and "default" in error.schema:
+        hint += f" The default is {json.dumps(error.schema['default'])}."
+    return hint
+
+
 def check_schema(config: Mapping, schema_path: str | Path) -> None:
-    """Raise :class:`ConfigError` listing every schema violation, each with its key path."""
+    """Raise :class:`ConfigError` listing every schema violation, each with its key path.
+
+    Each line gives the key path, jsonschema's message and, where it helps, how to fix it: the
+    keys allowed next to an unknown one (and the likely intended one), "remove the quotes"
+    when a quoted value would be valid unquoted, the default of a value of the wrong type.
+    """
     schema = yaml.safe_load(Path(schema_path).read_text())
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(dict(config)), key=lambda e: list(e.absolute_path))
     if errors:
-        lines = [f"  - {_where(e)}: {e.message}" for e in errors]
+        lines = [f"  - {_where(e)}: {e.message}.{_hint(e)}" for e in errors]
         raise ConfigError("invalid configuration:\n" + "\n".join(lines) + f"\n{HELP}")
 
 
@@ -49,16 +104,17 @@ def check_semantics(config: Mapping) -> None:
         unknown = [a for a in block["attributes"] if a not in known]
         if unknown:
             problems.append(
-                f"experiments.{name}.attributes: unknown attribute(s) {unknown}; "
-                f"CelebA's 40 attributes are {list(ATTRIBUTE_NAMES)}, and "
-                f"{RANDOM_ATTRIBUTE!r} is a random half of the images (a negative control)"
+                f"experiments.{name}.attributes: unknown attribute(s) {unknown}."
+                f"{_suggest(unknown, known)} "
+                f"CelebA's 40 attributes (names are case-sensitive) are {list(ATTRIBUTE_NAMES)}, "
+                f"and {RANDOM_ATTRIBUTE!r} is a random half of the images (a negative control)"
             )
     for metric, block in config["metrics"].items():
         for encoder in block.get("encoders", []):
             if encoder not in ENCODERS:
                 problems.append(
-                    f"metrics.{metric}.encoders: unknown encoder {encoder!r}; "
-                    f"known encoders: {sorted(ENCODERS)}"
+                    f"metrics.{metric}.encoders: unknown encoder {encoder!r}."
+                    f"{_suggest([encoder], sorted(ENCODERS))} Known encoders: {sorted(ENCODERS)}"
                 )
             elif METRICS[metric].input == "logits" and not ENCODERS[encoder].has_logits:
                 problems.append(

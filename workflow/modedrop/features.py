@@ -8,7 +8,9 @@ Layout (written by :mod:`modedrop.extraction`, read here):
 * ``face_found`` - bool [N], only for face encoders (``dlib_face``): whether a face was
   detected (False: the descriptor was computed on the whole image);
 * attributes   - ``encoder``, ``weights_sha256``, ``preprocessing`` (JSON), ``versions`` (JSON),
-  ``n_images``, ``device``; ``n_no_face`` with ``face_found``.
+  ``n_images`` (rows), ``device``; ``n_no_face`` with ``face_found``; ``n_skipped`` and
+  ``skipped_images`` (JSON list): the images left out because they could not be decoded
+  (``features.skip_unreadable``; absent from caches written before that option existed).
 
 Every metric reads its subset's rows from this file, so changing experiments, seeds or metrics
 never re-embeds an image.
@@ -28,7 +30,15 @@ LOGITS = "logits"
 IMAGE = "image"
 FACE_FOUND = "face_found"
 N_NO_FACE = "n_no_face"
+N_SKIPPED = "n_skipped"
+SKIPPED_IMAGES = "skipped_images"
 READ_BLOCK_ROWS = 8192
+# Attributes stored as JSON text (HDF5 attributes hold no nested structures).
+_JSON_ATTRS = ("preprocessing", "versions", SKIPPED_IMAGES)
+
+
+class SkippedImageError(KeyError):
+    """A requested image was left out of the cache as unreadable (``features.skip_unreadable``)."""
 
 
 class FeatureCache:
@@ -60,7 +70,7 @@ class FeatureCache:
         for key, value in self._file.attrs.items():
             if isinstance(value, bytes):
                 value = value.decode()
-            if key in ("preprocessing", "versions"):
+            if key in _JSON_ATTRS:
                 value = json.loads(value)
             out[key] = value.item() if isinstance(value, np.generic) else value
         return out
@@ -73,18 +83,37 @@ class FeatureCache:
     def has_logits(self) -> bool:
         return LOGITS in self._file
 
+    @property
+    def skipped(self) -> list[str]:
+        """Images of the data set that have no row because they could not be decoded."""
+        return list(self.attrs.get(SKIPPED_IMAGES, []))
+
     def rows(self, names: Sequence[str]) -> np.ndarray:
         """Row positions of ``names``; fails naming the images that are not in the cache."""
         if self._row_of is None:
             self._row_of = {name: row for row, name in enumerate(self.names)}
         missing = [n for n in names if n not in self._row_of]
         if missing:
+            self._raise_if_skipped(missing)
             raise KeyError(
                 f"{len(missing)} image(s) of the index are not in {self.path}, e.g. "
                 f"{missing[:3]}; the index and the cache come from different data sets - "
                 "delete the cache so it is rebuilt, or check the dataset setting"
             )
         return np.fromiter((self._row_of[n] for n in names), dtype=np.int64, count=len(names))
+
+    def _raise_if_skipped(self, missing: Sequence[str]) -> None:
+        """A dedicated error when missing images were skipped as unreadable at extraction."""
+        skipped = set(self.skipped)
+        were_skipped = [n for n in missing if n in skipped]
+        if were_skipped:
+            raise SkippedImageError(
+                f"{len(were_skipped)} requested image(s) have no features in {self.path}: they "
+                f"could not be decoded and were skipped at extraction "
+                f"(features.skip_unreadable), e.g. {were_skipped[:3]}. Leave them out of the "
+                "subset (the metric jobs do so, see modedrop.jobs.load_inputs), or replace the "
+                "files, delete the cache and extract again"
+            )
 
     def features(self, names: Sequence[str]) -> np.ndarray:
         return self._read(FEATURES, names)
@@ -151,5 +180,6 @@ def write_cache(
         )
     handle.create_dataset(IMAGE, data=np.asarray(names, dtype=h5py.string_dtype("utf-8")))
     for key, value in attrs.items():
-        handle.attrs[key] = json.dumps(value, sort_keys=True) if isinstance(value, dict) else value
+        structured = isinstance(value, dict | list | tuple)
+        handle.attrs[key] = json.dumps(value, sort_keys=True) if structured else value
     return handle

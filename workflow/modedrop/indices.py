@@ -50,8 +50,10 @@ unbiased condition has its own child stream, so the cells are independent of one
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
+import os
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,7 +70,15 @@ REFERENCE_STREAM = "__reference__"
 
 
 class InfeasibleExperimentError(ValueError):
-    """An experiment asks for more images than a combination cell of the data set holds."""
+    """An experiment asks for more images than a combination cell of the data set holds.
+
+    ``largest``: the largest size the failing condition (or, from :func:`check_feasible` for an
+    experiment with one size, every condition) can reach; ``None`` where it is not known.
+    """
+
+    def __init__(self, message: str, largest: int | None = None):
+        super().__init__(message)
+        self.largest = largest
 
 
 @dataclass(frozen=True)
@@ -301,13 +311,14 @@ def _allocation(
         combos, capacities = list(cells), [len(rows) for rows in cells.values()]
         counts = marginal_allocation(combos, capacities, size)
         if counts is None:
+            largest = _largest_marginal_size(combos, capacities)
             raise InfeasibleExperimentError(
                 f"experiment {experiment.name!r}, condition 'unbiased' (marginal balance): size "
                 f"{size} is infeasible - no allocation puts each of "
                 f"{list(experiment.attributes)} at +1 in exactly half of the images within the "
                 f"cell sizes {dict(zip(combos, capacities, strict=True))}. The largest feasible "
-                f"size is {_largest_marginal_size(combos, capacities)}. Lower "
-                f"experiments.{experiment.name}.size in the config."
+                f"size is {largest}. Lower experiments.{experiment.name}.size in the config.",
+                largest,
             )
         plan = list(zip(combos, counts, strict=True))
     _check_cells_hold(cells, experiment, condition, plan)
@@ -340,7 +351,8 @@ def _check_cells_hold(
         f"{size} is infeasible. It needs {needed} images from the cell "
         f"[{_describe(experiment.attributes, combo)}], which holds only {count}. The largest "
         f"feasible size for this condition is {largest}. Lower "
-        f"experiments.{experiment.name}.size in the config{hint}."
+        f"experiments.{experiment.name}.size in the config{hint}.",
+        largest,
     )
 
 
@@ -403,20 +415,132 @@ def _usable(attributes: pd.DataFrame, exclude: Collection[str]) -> pd.DataFrame:
     return attributes.drop(index=list(exclude))
 
 
+def _collapse_replaced(fraction: float, size: int) -> int:
+    """Images of an unbiased subset of ``size`` that collapse fraction f replaces (as _collapse)."""
+    return int(np.floor(fraction * size + 0.5))
+
+
+def _size_step(experiment: Experiment) -> int:
+    """Unbiased sizes go in steps of 2^k under joint balance (equal cells), of 2 under marginal."""
+    return 2 ** len(experiment.attributes) if experiment.balance == "joint" else 2
+
+
+def _largest_collapse_size(fraction: float, available: int, step: int) -> int:
+    """The largest unbiased size s (a multiple of ``step``) with s + replaced(s) <= available."""
+    size = int(available / (1 + fraction)) // step * step
+    while size > 0 and size + _collapse_replaced(fraction, size) > available:
+        size -= step
+    while size + step + _collapse_replaced(fraction, size + step) <= available:
+        size += step
+    return size
+
+
+def _check_collapse(table: pd.DataFrame, experiment: Experiment, design: Design) -> None:
+    """The images that replace part of the unbiased subset must exist outside it.
+
+    Counted without sampling: every image not in the unbiased subset (nor the excluded
+    reference) can come in, as every image has an identity (the data-set check ensures it).
+    """
+    size = experiment.sizes["unbiased"]
+    available = len(table) - size
+    for fraction in design.collapse:
+        replaced = _collapse_replaced(fraction, size)
+        if replaced <= available:
+            continue
+        largest = _largest_collapse_size(fraction, len(table), _size_step(experiment))
+        raise InfeasibleExperimentError(
+            f"experiment {experiment.name!r}, condition {collapse_condition(fraction)!r}: "
+            f"replacing {replaced} of the {size} unbiased images needs {replaced} images "
+            f"outside the unbiased subset and the held-out reference, but the data set has "
+            f"only {available} more ({len(table)} images besides the reference). The largest "
+            f"unbiased size this fraction allows is {largest}. Lower "
+            f"experiments.{experiment.name}.size, the fraction in intra_mode_collapse.fractions "
+            f"or reference.size in the config.",
+            largest,
+        )
+
+
+def _check_conditions(table: pd.DataFrame, experiment: Experiment, design: Design) -> None:
+    _plans(table, experiment, design.doses)
+    _check_collapse(table, experiment, design)
+
+
+def _resized(experiment: Experiment, size: int) -> Experiment:
+    return dataclasses.replace(experiment, sizes=dict.fromkeys(experiment.sizes, size))
+
+
+def _fits(table: pd.DataFrame, experiment: Experiment, design: Design, size: int) -> bool:
+    try:
+        _check_conditions(table, _resized(experiment, size), design)
+    except InfeasibleExperimentError:
+        return False
+    return True
+
+
+def _largest_common_size(
+    table: pd.DataFrame, experiment: Experiment, design: Design, largest: int | None
+) -> int:
+    """The largest single size every condition reaches (0: none), for the error message.
+
+    Sizes go in steps of :func:`_size_step`. Each failing probe jumps down to the size its condition can reach, so a
+    few probes suffice; the climb after the first fitting size absorbs the rounding of the
+    dose conditions' estimate.
+    """
+    step = _size_step(experiment)
+    size = experiment.sizes["unbiased"]
+    while True:
+        size = min(size - step, largest if largest is not None else size) // step * step
+        if size < step:
+            return 0
+        try:
+            _check_conditions(table, _resized(experiment, size), design)
+            break
+        except InfeasibleExperimentError as error:
+            largest = error.largest
+    while _fits(table, experiment, design, size + step):
+        size += step
+    return size
+
+
 def check_feasible(
     attributes: pd.DataFrame,
     experiment: Experiment,
     design: Design | None = None,
     exclude: Collection[str] = (),
 ) -> None:
-    """Fail, before any heavy work, when a condition needs more images than a cell holds.
+    """Fail, before any heavy work, when a condition needs more images than the data set has.
 
-    The message names the smallest cell involved, its count and the largest feasible size.
+    Checks every condition of the design: the cells of the unbiased, target, nontarget and dose
+    conditions, and that the collapse conditions find enough images outside the unbiased
+    subset. The message names the smallest cell involved, its count and the largest feasible
+    size for that condition; for an experiment with one size for every condition it also gives
+    the largest size that fits them all, so one edit of the config fixes it.
     ``exclude`` (the held-out reference) is removed from the table first.
     """
     design = design or Design()
     table = with_random_attribute(_usable(attributes, exclude), experiment.attributes)
-    _plans(table, experiment, design.doses)
+    try:
+        _check_conditions(table, experiment, design)
+    except InfeasibleExperimentError as error:
+        if len(set(experiment.sizes.values())) > 1:
+            raise
+        common = _largest_common_size(table, experiment, design, error.largest)
+        raise InfeasibleExperimentError(
+            f"{error} {_common_size_advice(experiment, common)}", common
+        ) from None
+
+
+def _common_size_advice(experiment: Experiment, common: int) -> str:
+    key = f"experiments.{experiment.name}.size"
+    if common == 0:
+        return (
+            f"No single size fits every condition of this experiment on this data set: give "
+            f"{key} one size per condition, or pick other attributes."
+        )
+    return (
+        f"The largest single size that every condition of the design can reach is {common}: "
+        f"set {key}: {common}."
+    )
 
 
 def _draw(
@@ -561,9 +685,19 @@ def describe_subsets(
 
 
 def write_index(path: str | Path, names: Sequence[str]) -> None:
-    """One image file name per line, sorted, newline-terminated."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text("".join(f"{n}\n" for n in sorted(names)))
+    """One image file name per line, sorted, newline-terminated.
+
+    Written to a temporary name and renamed, so a job killed mid-write never leaves a truncated
+    index that a later run would take for a complete one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        partial.write_text("".join(f"{n}\n" for n in sorted(names)))
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def read_index(path: str | Path) -> list[str]:

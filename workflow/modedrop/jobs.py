@@ -9,6 +9,7 @@ family's ``evaluate`` function from :mod:`modedrop.evaluate` and writes the reco
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from modedrop import runlog
 from modedrop.indices import read_index
 from modedrop.metrics import METRICS, PIXELS
 from modedrop.records import job_result, write_result
+
+log = logging.getLogger(__name__)
 
 Values = dict[str, dict[str, float]]
 Evaluate = Callable[["JobInputs", Mapping], tuple[Values, dict]]
@@ -74,10 +77,36 @@ def load_inputs(
     from modedrop.features import FeatureCache
 
     with FeatureCache(cache) as store:
+        skipped = set(store.skipped)
+        names = {c: drop_skipped(n, skipped, c, store.path) for c, n in names.items()}
+        if reference_names:
+            reference_names = drop_skipped(reference_names, skipped, "reference", store.path)
         read = store.logits if kind == "logits" else store.features
         sets = {c: read(n) for c, n in names.items()}
         reference = read(reference_names) if reference_names else None
     return JobInputs(names, sets, reference_names, reference, identities)
+
+
+def drop_skipped(names: list[str], skipped: set[str], label: str, cache: Path) -> list[str]:
+    """``names`` without the images the cache left out as unreadable (logged when any).
+
+    Such an image has no features (``features.skip_unreadable``); dropping it keeps the job
+    running on the rest of its subset, and the result records the subset's actual size.
+    """
+    if not skipped:
+        return names
+    kept = [name for name in names if name not in skipped]
+    if len(kept) < len(names):
+        gone = [name for name in names if name in skipped]
+        log.warning(
+            "%s: left out %d of %d image(s) that %s skipped as unreadable at extraction: %s",
+            label,
+            len(gone),
+            len(names),
+            cache,
+            ", ".join(gone[:10]) + (" ..." if len(gone) > 10 else ""),
+        )
+    return kept
 
 
 def _unchanged(image):

@@ -15,7 +15,13 @@ os.environ.update(
 )
 
 from modedrop.config import check_schema, check_semantics, metric_params
-from modedrop.indices import Design, Experiment, check_feasible, sample_reference
+from modedrop.indices import (
+    Design,
+    Experiment,
+    InfeasibleExperimentError,
+    check_feasible,
+    sample_reference,
+)
 from modedrop.metrics import METRICS as METRIC_SPECS, PIXELS
 
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
@@ -71,11 +77,12 @@ def _celeba_layout(root):
     return {key: f"{root}/{name}" for key, name in zip(DATASET_FILE_KEYS, names)}
 
 
-def _located(root):
-    """The files of an existing CelebA-format folder; fails listing what is missing."""
+def _located(root, official=True):
+    """The files of an existing CelebA-format folder; fails listing what is missing, where,
+    and which config key (celeba.root or celeba_format.root) to set."""
     from modedrop.data.celeba import locate_celeba
 
-    files = locate_celeba(root)
+    files = locate_celeba(root, official=official)
     return {key: str(getattr(files, key)) for key in DATASET_FILE_KEYS}
 
 
@@ -86,14 +93,11 @@ def dataset_files():
         return _celeba_layout(f"{RESULTS}/data")
     root = config[DATASET]["root"]
     if DATASET == "celeba_format":
-        if root is None:
-            raise ValueError(
-                "dataset: celeba_format needs celeba_format.root: the folder holding "
-                "img_align_celeba/ (or img_align_celeba.zip), list_attr_celeba.txt, "
-                "list_eval_partition.txt and identity_CelebA.txt. Every key is described in "
-                "config/README.md."
-            )
-        return _located(root)
+        if root is None:  # nothing to download: only the user knows where the folder is
+            from modedrop.data.celeba import DatasetNotFoundError, missing_celeba_message
+
+            raise DatasetNotFoundError(missing_celeba_message(None, official=False))
+        return _located(root, official=False)
     if root is not None:
         return _located(root)
     from modedrop.data.celeba import DatasetNotFoundError
@@ -130,11 +134,31 @@ def attribute_table():
 
 
 def check_design(attributes):
-    """Every experiment feasible for every seed, its held-out reference excluded."""
-    for seed in config["seeds"]:
-        reference = sample_reference(attributes.index, DESIGN.reference_size, seed)
-        for experiment in EXPERIMENTS.values():
-            check_feasible(attributes, experiment, DESIGN, exclude=reference)
+    """Every experiment feasible for every seed, its held-out reference excluded.
+
+    Each seed's reference leaves slightly different cell counts, so an infeasible experiment is
+    reported for the seed that allows the smallest size: the size the message suggests then
+    fits every seed, and one edit of the config fixes it.
+    """
+    references = {
+        seed: sample_reference(attributes.index, DESIGN.reference_size, seed)
+        for seed in config["seeds"]
+    }
+    for experiment in EXPERIMENTS.values():
+        failures = []
+        for seed, reference in references.items():
+            try:
+                check_feasible(attributes, experiment, DESIGN, exclude=reference)
+            except InfeasibleExperimentError as error:
+                failures.append((error.largest if error.largest is not None else -1, seed, error))
+        if failures:
+            _, seed, error = min(failures, key=lambda failure: failure[:2])
+            tightest = ", the tightest of the seeds" if len(references) > 1 else ""
+            raise InfeasibleExperimentError(
+                f"{error} (Checked with seed {seed}'s held-out reference of "
+                f"{DESIGN.reference_size} images excluded{tightest}.)",
+                error.largest,
+            ) from None
 
 
 # An infeasible experiment fails here, before any image is generated or embedded.
@@ -268,3 +292,22 @@ def duplicates_figure_condition():
 
 def experiment_attributes(wildcards):
     return list(EXPERIMENTS[wildcards.experiment].attributes)
+
+
+# ----- software environment -------------------------------------------------------------------
+
+
+def container_image(image):
+    """The --sdm apptainer image; a missing local file fails now, not in the first job."""
+    from snakemake_interface_executor_plugins.settings import DeploymentMethod
+
+    settings = getattr(workflow, "deployment_settings", None)
+    apptainer = settings is not None and DeploymentMethod.APPTAINER in settings.deployment_method
+    if apptainer and "://" not in image and not Path(image).exists():
+        raise WorkflowError(
+            f"container image {image!r} not found (config key `container`). Build it from the "
+            "checkout root with `apptainer build containers/modedrop.sif "
+            "containers/Apptainer.def`, or use a registry image: --config "
+            "container=docker://OWNER/modedrop:0.1.0 (see containers/README.md)."
+        )
+    return image

@@ -8,6 +8,7 @@ rule extract_features:
         manifest=MANIFEST,
         code=[
             lib("extraction.py"),
+            lib("chunks.py"),
             lib("features.py"),
             lib("data", "images.py"),
             lib("encoders", "base.py"),
@@ -25,6 +26,9 @@ rule extract_features:
         device=config["features"]["device"],
         encoder=encoder_settings,
         allow_download=config["features"]["allow_download"],
+        # A param: it decides which rows the cache holds (features.chunk_images does not, so
+        # the script reads that one from the config and changing it re-runs nothing).
+        skip_unreadable=config["features"]["skip_unreadable"],
     threads: config["features"]["threads"]
     # The longest job and every feature metric waits for it: schedule it before the pixel
     # metrics, which could otherwise fill the cores first.

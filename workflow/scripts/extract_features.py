@@ -18,6 +18,10 @@ stats = extract_features(
     weights=snakemake.params.encoder["weights"],
     weights_sha256=snakemake.params.encoder["sha256"],
     allow_download=snakemake.params.allow_download,
+    skip_unreadable=snakemake.params.skip_unreadable,
+    # Read from the config, not a rule param: the chunk size never changes the cache, and a
+    # changed param would make Snakemake re-run the whole extraction.
+    chunk_images=snakemake.config["features"]["chunk_images"],
 )
 log.info("run statistics: %s", stats)
 

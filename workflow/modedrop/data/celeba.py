@@ -135,19 +135,56 @@ def _missing(root: Path) -> list[str]:
     return missing
 
 
-def missing_celeba_message(root: str | os.PathLike[str] | None) -> str:
-    """One paragraph for a user without CelebA: what is missing where, how to get it.
+def _format_help(root: Path | str) -> str:
+    """How to fix a missing ``dataset: celeba_format`` folder: no download, the key to set."""
+    return (
+        f"A celeba_format folder holds {root}/{ATTRIBUTE_FILE}, {root}/{PARTITION_FILE}, "
+        f"{root}/{IDENTITY_FILE} and every listed image as {root}/{IMAGE_DIR}/<name> (or zipped "
+        f"as {root}/{ZIP_FILE}); write them there, or set `celeba_format.root` in the config to "
+        "the folder that holds them. For the official CelebA use `dataset: celeba` with "
+        "`celeba.root` instead."
+    )
 
-    ``root=None`` is for when no location is configured and no download is allowed.
+
+def _missing_format_message(root: Path | None) -> str:
+    if root is None:
+        return (
+            "dataset: celeba_format needs a folder, but `celeba_format.root` is null. "
+            + _format_help("<folder>")
+        )
+    if not root.is_dir():
+        return (
+            f"The celeba_format folder {root} (`celeba_format.root`) does not exist. "
+            + _format_help(root)
+        )
+    missing = _missing(root)
+    if not missing:
+        return f"The celeba_format folder {root} is complete."
+    return (
+        f"The celeba_format folder {root} (`celeba_format.root`) is incomplete: missing "
+        f"{', '.join(missing)}. " + _format_help(root)
+    )
+
+
+def missing_celeba_message(root: str | os.PathLike[str] | None, official: bool = True) -> str:
+    """One paragraph for a user without the data set: what is missing where, how to get it.
+
+    ``root=None`` is for when no location is configured (and, for the official CelebA, no
+    download is allowed). ``official``: the folder of ``dataset: celeba`` (``celeba.root``,
+    downloadable), else of ``dataset: celeba_format`` (``celeba_format.root``, never
+    downloaded), so the message names the config key the user has to set.
     """
+    if root is not None:
+        root = Path(root).expanduser().absolute()
+    if not official:
+        return _missing_format_message(root)
     if root is None:
         return (
             "CelebA is not available: no folder is configured (`celeba.root: null`) and "
             "downloading is off (`celeba.download: false`). " + _how_to_get("<folder>")
         )
-    root = Path(root).expanduser().absolute()
     if not root.is_dir():
-        return f"CelebA folder {root} does not exist. " + _how_to_get(root)
+        return f"CelebA folder {root} (`celeba.root`) does not exist. " + _how_to_get(root)
     missing = _missing(root)
     if not missing:
         return f"CelebA is complete in {root}."
@@ -159,14 +196,16 @@ def missing_celeba_message(root: str | os.PathLike[str] | None) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def locate_celeba(root: str | os.PathLike[str]) -> DatasetFiles:
+def locate_celeba(root: str | os.PathLike[str], official: bool = True) -> DatasetFiles:
     """The files of the CelebA-format folder ``root`` (``img_align_celeba/`` preferred to the zip).
 
-    Raises :class:`DatasetNotFoundError` listing every missing file and how to get it.
+    Raises :class:`DatasetNotFoundError` listing every missing file and how to get it;
+    ``official=False`` words it for ``dataset: celeba_format`` (see
+    :func:`missing_celeba_message`).
     """
     root = Path(root).expanduser().absolute()
     if not root.is_dir() or _missing(root):
-        raise DatasetNotFoundError(missing_celeba_message(root))
+        raise DatasetNotFoundError(missing_celeba_message(root, official=official))
     folder = root / IMAGE_DIR
     return DatasetFiles(
         root=root,

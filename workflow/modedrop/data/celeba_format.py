@@ -22,7 +22,8 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -138,11 +139,16 @@ def _read_lines(path: Path) -> list[str]:
             f"{path} does not exist; pass the path of the CelebA metadata file "
             f"(e.g. <data_dir>/{path.name})."
         )
+    data = path.read_bytes()
     try:
-        text = path.read_bytes().decode("ascii")
+        text = data.decode("ascii")
     except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1  # the line to open in an editor
         raise _fail(
-            path, None, f"non-ASCII byte at offset {err.start}", "Re-download the file."
+            path,
+            line,
+            f"non-ASCII byte {data[err.start]:#04x} at byte offset {err.start}",
+            "The CelebA metadata files are plain ASCII; remove the byte or re-download the file.",
         ) from err
     return text.splitlines()
 
@@ -154,14 +160,46 @@ def _data_lines(lines: list[str], first: int) -> Iterable[tuple[int, str]]:
             yield i + 1, lines[i]
 
 
+@dataclass(frozen=True)
+class _Values:
+    """What the values of a metadata file's rows may be, for the fast and the slow path.
+
+    ``columns`` names each value (the attribute names, or one name for a two-column file) so an
+    error can say which value is wrong; ``valid`` checks a whole int64 array at once; ``check``
+    explains one bad field (``None`` when it is fine) and ``fix`` says what the values must be.
+    """
+
+    columns: tuple[str, ...]
+    valid: Callable[[np.ndarray], np.ndarray]
+    check: Callable[[str], str | None]
+    fix: str
+
+
+def _field_count_problem(fields: list[str], n_values: int) -> str:
+    found = len(fields) - 1
+    gap = "missing" if found < n_values else "too many"
+    return (
+        f"expected the image name and {n_values} value(s) ({n_values + 1} fields), found "
+        f"{len(fields)} field(s): the name {fields[0]!r} and {found} value(s) "
+        f"({abs(found - n_values)} {gap})"
+    )
+
+
+def _value_problem(fields: list[str], spec: _Values) -> str | None:
+    """The first bad value of a row with the right field count, named by its column."""
+    for position, (column, value) in enumerate(zip(spec.columns, fields[1:], strict=True), 1):
+        problem = spec.check(value)
+        if problem is not None:
+            where = f" ({column}, value {position} of {len(spec.columns)})"
+            return f"{problem}{where if len(spec.columns) > 1 else ''} for image {fields[0]}"
+    return None
+
+
 def _locate_row_problem(
-    path: Path,
-    lines: list[str],
-    first: int,
-    n_values: int,
-    check_value: Callable[[str], str | None],
+    path: Path, lines: list[str], first: int, spec: _Values
 ) -> CelebAFormatError | None:
     """Slow path run only after the fast parser failed: find the first bad row and explain it."""
+    n_values = len(spec.columns)
     seen: dict[str, int] = {}
     for number, line in _data_lines(lines, first):
         fields = line.split()
@@ -169,20 +207,19 @@ def _locate_row_problem(
             return _fail(
                 path,
                 number,
-                f"expected an image name and {n_values} value(s), found {len(fields)} field(s)",
-                "Each row must read '<image name> <value>...' separated by spaces; "
-                "repair or re-download the file.",
+                _field_count_problem(fields, n_values),
+                f"Each row must read '<image name> <value>...' with {n_values} value(s) "
+                "separated by spaces; repair the row or re-download the file.",
             )
-        for value in fields[1:]:
-            problem = check_value(value)
-            if problem is not None:
-                return _fail(path, number, f"{problem} (image {fields[0]})", "Fix that value.")
+        problem = _value_problem(fields, spec)
+        if problem is not None:
+            return _fail(path, number, problem, spec.fix)
         if fields[0] in seen:
             return _fail(
                 path,
                 number,
                 f"image {fields[0]} already listed on line {seen[fields[0]]}",
-                "Remove the duplicate row.",
+                "Each image must be listed once; remove the duplicate row.",
             )
         seen[fields[0]] = number
     return None
@@ -210,23 +247,21 @@ def _integer_values(table: pd.DataFrame | None) -> np.ndarray | None:
 
 
 def _parse_rows(
-    path: Path,
-    lines: list[str],
-    skip: int,
-    n_values: int,
-    valid: Callable[[np.ndarray], np.ndarray],
-    check_value: Callable[[str], str | None],
+    path: Path, lines: list[str], skip: int, spec: _Values
 ) -> tuple[pd.Index, np.ndarray]:
     """Image names and an (n, n_values) int64 array, validated; precise errors on failure."""
+    n_values = len(spec.columns)
     if not any(line.strip() for line in lines[skip:]):
         return pd.Index([], dtype=str, name="image"), np.zeros((0, n_values), np.int64)
     table = _read_table(path, skip, n_values)
     values = _integer_values(table)
     ok = (
-        values is not None and bool(valid(values).all()) and not table.iloc[:, 0].duplicated().any()
+        values is not None
+        and bool(spec.valid(values).all())
+        and not table.iloc[:, 0].duplicated().any()
     )
     if not ok:
-        error = _locate_row_problem(path, lines, skip, n_values, check_value)
+        error = _locate_row_problem(path, lines, skip, spec)
         if error is None:  # pragma: no cover - the fast and slow paths disagree
             error = _fail(path, None, "the rows could not be parsed", "Re-download the file.")
         raise error
@@ -248,6 +283,94 @@ def _check_identity(value: str) -> str | None:
     return f"identity {value!r} is not a positive integer"
 
 
+_PARTITION_VALUES = _Values(
+    columns=("partition",),
+    valid=lambda v: (v >= 0) & (v <= 2),
+    check=_check_partition,
+    fix="A partition is 0 (train), 1 (valid) or 2 (test); correct it or re-download the file.",
+)
+_IDENTITY_VALUES = _Values(
+    columns=("identity",),
+    valid=lambda v: v >= 1,
+    check=_check_identity,
+    fix="Identities are whole numbers from 1; correct it or re-download the file.",
+)
+
+
+def _attribute_values(names: Sequence[str]) -> _Values:
+    return _Values(
+        columns=tuple(names),
+        valid=lambda v: (v == 1) | (v == -1),
+        check=_check_pm1,
+        fix="Attribute values are 1 (has the attribute) or -1 (has not), never 0 or blank; "
+        "correct the value or re-download the file.",
+    )
+
+
+def _looks_like_row(fields: list[str]) -> bool:
+    """A data row (an image name then ±1 values) where the header should be."""
+    return len(fields) > 1 and all(value in ("1", "-1") for value in fields[1:])
+
+
+def _n_rows(lines: list[str], first: int) -> int:
+    return sum(1 for _ in _data_lines(lines, first))
+
+
+def _count_line_problem(path: Path, lines: list[str]) -> CelebAFormatError:
+    """Line 1 is not a count: say whether it is the names line (count line missing)."""
+    fields = lines[0].split()
+    if fields and all(name in ATTRIBUTE_NAMES for name in fields):
+        return _fail(
+            path,
+            1,
+            "line 1 holds the attribute names, so the count line is missing",
+            f"Insert the number of images as line 1 (this file has {_n_rows(lines, 1)} rows).",
+        )
+    if _looks_like_row(fields):
+        return _fail(
+            path,
+            1,
+            f"line 1 is an image row ({fields[0]} ...): the count and attribute-name lines are "
+            "missing",
+            f"Insert the number of images ({_n_rows(lines, 0)}) as line 1 and the 40 attribute "
+            "names (in the order of ATTRIBUTE_NAMES) as line 2.",
+        )
+    return _fail(
+        path,
+        1,
+        f"expected the number of images, found {lines[0].strip()[:40]!r}",
+        "Line 1 must be a single non-negative integer: the number of image rows.",
+    )
+
+
+def _names_line_problem(path: Path, names: list[str]) -> CelebAFormatError:
+    """Line 2 is not the 40 attribute names, each once: say what is wrong with it."""
+    if _looks_like_row(names):
+        return _fail(
+            path,
+            2,
+            f"line 2 is an image row ({names[0]} ...), so the attribute-name line is missing",
+            "Insert the 40 attribute names as line 2 (the order of the value columns, "
+            f"officially: {' '.join(ATTRIBUTE_NAMES)}).",
+        )
+    unknown = [n for n in names if n not in ATTRIBUTE_NAMES]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    absent = [n for n in ATTRIBUTE_NAMES if n not in names]
+    parts = (
+        f"{len(names)} names instead of {len(ATTRIBUTE_NAMES)}",
+        f"unknown: {unknown[:5]}" if unknown else "",
+        f"duplicated: {duplicated}" if duplicated else "",
+        f"absent: {absent[:5]}" if absent else "",
+    )
+    return _fail(
+        path,
+        2,
+        f"bad attribute header ({', '.join(part for part in parts if part)})",
+        "Line 2 must list each of the 40 CelebA attribute names exactly once "
+        "(see ATTRIBUTE_NAMES in modedrop.data.celeba_format).",
+    )
+
+
 def _parse_attribute_header(path: Path, lines: list[str]) -> tuple[int, list[str]]:
     """Validate lines 1 (count) and 2 (names); return (declared count, names in file order)."""
     if len(lines) < 2:
@@ -259,31 +382,10 @@ def _parse_attribute_header(path: Path, lines: list[str]) -> tuple[int, list[str
         )
     count = lines[0].strip()
     if not count.isdigit():
-        raise _fail(
-            path,
-            1,
-            f"expected the number of images, found {count[:40]!r}",
-            "Line 1 must be a single non-negative integer.",
-        )
+        raise _count_line_problem(path, lines)
     names = lines[1].split()
-    unknown = [n for n in names if n not in ATTRIBUTE_NAMES]
-    duplicated = sorted({n for n in names if names.count(n) > 1})
-    if unknown or duplicated or len(names) != len(ATTRIBUTE_NAMES):
-        detail = ", ".join(
-            part
-            for part in (
-                f"{len(names)} names instead of {len(ATTRIBUTE_NAMES)}",
-                f"unknown: {unknown[:5]}" if unknown else "",
-                f"duplicated: {duplicated}" if duplicated else "",
-            )
-            if part
-        )
-        raise _fail(
-            path,
-            2,
-            f"bad attribute header ({detail})",
-            "Line 2 must list each of the 40 CelebA attribute names exactly once.",
-        )
+    if sorted(names) != sorted(ATTRIBUTE_NAMES):
+        raise _names_line_problem(path, names)
     return int(count), names
 
 
@@ -293,7 +395,7 @@ def _check_count(path: Path, declared: int, found: int) -> None:
             path,
             1,
             f"the count line says {declared} images but the file has {found} rows",
-            "Correct the count on line 1 or restore the missing rows.",
+            f"Set line 1 to {found} if the rows are complete, or restore the missing rows.",
         )
 
 
@@ -303,39 +405,31 @@ def read_attributes(path: str | os.PathLike[str]) -> pd.DataFrame:
     Index: image file names (name ``"image"``); columns: the attribute names in file order
     (the official order is :data:`ATTRIBUTE_NAMES`). Rows are parsed by pandas' C parser, so the
     real 202,599-row file takes well under two seconds; the slow line-by-line scan runs only to
-    explain a failure.
+    explain a failure (file, line, image and attribute, and how to fix it).
     """
     path = Path(path)
     lines = _read_lines(path)
     declared, names = _parse_attribute_header(path, lines)
-    index, values = _parse_rows(
-        path, lines, 2, len(names), lambda v: (v == 1) | (v == -1), _check_pm1
-    )
+    index, values = _parse_rows(path, lines, 2, _attribute_values(names))
     _check_count(path, declared, len(index))
     return pd.DataFrame(values.astype(np.int8), index=index, columns=pd.Index(names))
 
 
-def _read_two_column(
-    path: Path,
-    valid: Callable[[np.ndarray], np.ndarray],
-    check_value: Callable[[str], str | None],
-) -> tuple[pd.Index, np.ndarray]:
+def _read_two_column(path: Path, spec: _Values) -> tuple[pd.Index, np.ndarray]:
     lines = _read_lines(path)
-    index, values = _parse_rows(path, lines, 0, 1, valid, check_value)
+    index, values = _parse_rows(path, lines, 0, spec)
     return index, values[:, 0]
 
 
 def read_partition(path: str | os.PathLike[str]) -> pd.Series:
     """Read ``list_eval_partition.txt``: int8 Series (0 train, 1 valid, 2 test) by image name."""
-    path = Path(path)
-    index, values = _read_two_column(path, lambda v: (v >= 0) & (v <= 2), _check_partition)
+    index, values = _read_two_column(Path(path), _PARTITION_VALUES)
     return pd.Series(values.astype(np.int8), index=index, name="partition")
 
 
 def read_identities(path: str | os.PathLike[str]) -> pd.Series:
     """Read ``identity_CelebA.txt``: int64 Series of identity numbers (>= 1) by image name."""
-    path = Path(path)
-    index, values = _read_two_column(path, lambda v: v >= 1, _check_identity)
+    index, values = _read_two_column(Path(path), _IDENTITY_VALUES)
     return pd.Series(values.astype(np.int64), index=index, name="identity")
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "ImageDecodeError",
     "ImageList",
+    "ImageMissingError",
     "image_names_in",
     "is_zip_path",
     "list_images",
@@ -38,6 +39,15 @@ _PREFERRED_PREFIX = "img_align_celeba"
 
 class ImageDecodeError(RuntimeError):
     """An image file could not be read or decoded; the message names the file."""
+
+
+class ImageMissingError(ImageDecodeError):
+    """A listed image is not in the folder or zip at all.
+
+    Kept apart from unreadable files: a missing image means the image list and the images come
+    from different data sets, which skipping unreadable files (``features.skip_unreadable``)
+    must not hide.
+    """
 
 
 def is_zip_path(path: str | Path) -> bool:
@@ -172,7 +182,7 @@ class ImageList(torch.utils.data.Dataset):
         try:
             return self._open_archive().read(member), where
         except KeyError as error:
-            raise ImageDecodeError(f"cannot decode image {where}: no such member") from error
+            raise ImageMissingError(f"cannot decode image {where}: no such member") from error
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as error:
             raise ImageDecodeError(f"cannot decode image {where}: {error}") from error
 
@@ -187,6 +197,8 @@ class ImageList(torch.utils.data.Dataset):
         try:
             with Image.open(source) as handle:
                 image = pil_to_tensor(handle.convert("RGB"))
+        except FileNotFoundError as error:
+            raise ImageMissingError(f"cannot decode image {where}: no such file") from error
         except (UnidentifiedImageError, OSError) as error:
             raise ImageDecodeError(f"cannot decode image {where}: {error}") from error
         return self.transform(image)
