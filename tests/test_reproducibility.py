@@ -20,7 +20,9 @@ from workflow_helpers import (
     FEATURES,
     TINY,
     copy_workflow,
+    count_by_folder,
     differing_files,
+    expected_result_counts,
     result_files,
     snakemake,
     write_config,
@@ -29,6 +31,7 @@ from workflow_helpers import (
 pytestmark = pytest.mark.slow
 
 CONCURRENT_JOBS = 8
+CONDITIONS = ("unbiased", "target", "nontarget", "dose50", "collapse50")
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +45,7 @@ def second_run(tmp_path_factory) -> Path:
 
 def test_two_runs_give_byte_identical_indices_metrics_and_tables(tiny_study, second_run):
     first, second = result_files(tiny_study), result_files(second_run)
-    kinds = {path.split("/")[0] for path in first}
-    assert kinds == {"indices", "metrics", "tables"}
-    assert len(first) > 100  # 2 seeds x 2 experiments x (5 conditions + 10 metric families) ...
+    assert count_by_folder(first) == expected_result_counts(TINY, len(CONDITIONS))
     assert differing_files(first, second) == []
 
 
@@ -90,23 +91,30 @@ def _read_while_others_hold_it_open(path: str, barrier, names: list[str]) -> flo
 
     with FeatureCache(path) as cache:
         barrier.wait(timeout=60)  # every process has the file open before anyone reads
-        total = float(cache.features(names).sum())
+        total = float(cache.features(names).sum(dtype=np.float64))
         barrier.wait(timeout=60)
     return total
 
 
-def test_many_processes_read_one_cache_at_once(tiny_study):
-    from modedrop.features import FeatureCache
+def test_many_processes_read_one_cache_at_once(tmp_path):
+    """Eight readers hold one cache open at the same time and all read the right rows."""
+    from modedrop.features import FEATURES as DATASET
+    from modedrop.features import FeatureCache, write_cache
 
-    path = str(tiny_study / "results" / "synthfaces" / "features" / f"{FEATURES}.h5")
-    with FeatureCache(path) as cache:
-        names = cache.names[::3]
-        expected = float(cache.features(names).sum())
+    path = str(tmp_path / "cache.h5")
+    names = [f"{i:06d}.jpg" for i in range(3000)]
+    rows = np.random.default_rng(0).normal(size=(len(names), 32)).astype(np.float32)
+    with write_cache(path, names=names, feature_dim=32, num_classes=None, attrs={}) as cache:
+        cache[DATASET][:] = rows
+    wanted = names[::3]
+    expected = float(rows[::3].sum(dtype=np.float64))
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager:
         barrier = manager.Barrier(CONCURRENT_JOBS)
         with context.Pool(CONCURRENT_JOBS) as pool:
             totals = pool.starmap(
-                _read_while_others_hold_it_open, [(path, barrier, names)] * CONCURRENT_JOBS
+                _read_while_others_hold_it_open, [(path, barrier, wanted)] * CONCURRENT_JOBS
             )
     assert totals == [expected] * CONCURRENT_JOBS
+    with FeatureCache(path) as cache:  # and the file is intact afterwards
+        np.testing.assert_array_equal(cache.features(names), rows)

@@ -21,7 +21,9 @@ from workflow_helpers import (
     FEATURES,
     TINY,
     copy_workflow,
+    count_by_folder,
     differing_files,
+    expected_result_counts,
     result_files,
     snakemake,
     write_config,
@@ -125,7 +127,7 @@ def _total_jobs(log: str) -> int:
 def test_slurm_run_equals_the_local_run(tiny_study, slurm_run):
     workdir, _, _ = slurm_run
     local, cluster = result_files(tiny_study), result_files(workdir)
-    assert len(local) > 100
+    assert count_by_folder(local) == expected_result_counts(TINY, conditions=5)
     assert differing_files(local, cluster) == []
     path = Path("results", "synthfaces", "features", f"{FEATURES}.h5")
     with h5py.File(tiny_study / path, "r") as a, h5py.File(workdir / path, "r") as b:

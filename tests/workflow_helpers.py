@@ -101,7 +101,7 @@ TINY = {
 
 # What two runs of the same config must agree on, byte for byte: the index files, the metric
 # job results and the tables computed from them (logs, benchmarks and figures may differ).
-NUMBERS = ("indices/**/*.txt", "metrics/**/*.json", "tables/*.csv")
+NUMBERS = ("indices/**/*.txt", "indices/**/*.json", "metrics/**/*.json", "tables/*.csv")
 
 
 def result_files(workdir: Path, dataset: str = "synthfaces") -> dict[str, bytes]:
@@ -112,6 +112,21 @@ def result_files(workdir: Path, dataset: str = "synthfaces") -> dict[str, bytes]
         for pattern in NUMBERS
         for path in sorted(root.glob(pattern))
     }
+
+
+def expected_result_counts(config: dict, conditions: int) -> dict[str, int]:
+    """How many :data:`NUMBERS` files a finished study of ``config`` has, per folder."""
+    seeds, experiments = len(config["seeds"]), len(config["experiments"])
+    return {
+        # every condition's index file and each (experiment, seed)'s summary, and the reference
+        "indices": seeds * (experiments * (conditions + 1) + 1),
+        "metrics": seeds * experiments * len(config["metrics"]),
+        "tables": 4,  # metrics, summary, detection, rankme_known_rank
+    }
+
+
+def count_by_folder(files: dict[str, bytes]) -> dict[str, int]:
+    return dict(collections.Counter(path.split("/")[0] for path in files))
 
 
 def differing_files(first: dict[str, bytes], second: dict[str, bytes]) -> list[str]:

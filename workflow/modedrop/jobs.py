@@ -120,6 +120,8 @@ def run_metric_job(snakemake, evaluate: Evaluate) -> None:
     spec = METRICS[family]
     params = dict(snakemake.params.metric)
     encoder = getattr(snakemake.wildcards, "encoder", PIXELS)
+    experiment, seed = snakemake.wildcards.experiment, snakemake.wildcards.seed
+    log.info("%s on %s, %s, seed %s: reading the subsets", family, experiment, encoder, seed)
     inputs = load_inputs(
         kind=spec.input,
         index_paths=list(snakemake.input.indices),
@@ -141,9 +143,9 @@ def run_metric_job(snakemake, evaluate: Evaluate) -> None:
         log.info("%s %s: %s", family, condition, shown)
     result = job_result(
         dataset=snakemake.config["dataset"],
-        experiment=snakemake.wildcards.experiment,
+        experiment=experiment,
         encoder=encoder,
-        seed=int(snakemake.wildcards.seed),
+        seed=int(seed),
         family=family,
         values=values,
         n_images={c: len(n) for c, n in inputs.names.items()},
