@@ -27,6 +27,10 @@ include: "workflow/rules/features.smk"
 include: "workflow/rules/metrics.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/plots.smk"
+include: "workflow/rules/gan_toy.smk"
+include: "workflow/rules/gan_dcgan.smk"
+include: "workflow/rules/generated.smk"
+include: "workflow/rules/calibration.smk"
 
 
 rule all:

@@ -268,6 +268,17 @@ def per_family_figures(prefix, family):
 
 
 def get_final_outputs():
+    """The targets of `rule all`: the studies named in config key `studies`."""
+    studies = set(config["studies"])
+    return [
+        *(mode_drop_targets() if "mode_drop" in studies else []),
+        *(toy_targets() if "gan_toy" in studies else []),
+        *(dcgan_targets() if "gan_dcgan" in studies else []),
+        *(calibration_targets() if "calibration" in studies else []),
+    ]
+
+
+def mode_drop_targets():
     return [
         f"{RESULTS}/tables/metrics.csv",
         f"{RESULTS}/tables/summary.csv",
@@ -311,3 +322,187 @@ def container_image(image):
             "container=docker://OWNER/modedrop:0.1.0 (see containers/README.md)."
         )
     return image
+
+
+# ----- generative-model studies (seeds 001, 002, 004) -----------------------------------------
+# The toy study does not depend on the image data set: its results are shared by every config.
+TOY_RESULTS = "results/gan_toy"
+TOY = config["gan_toy"]
+DCGAN = config["gan_dcgan"]
+GENERATED = config["generated"]
+CALIBRATION = config["calibration"]
+CALIBRATIONS = ("gmm", "rejection")  # Algorithms 1 and 2 of seed 004
+TRAINING_DATA = "training_data"  # the sample set of real training images, at GAN resolution
+
+
+def dcgan_name(latent_dim):
+    return f"dcgan_z{latent_dim}"
+
+
+def scored_generators():
+    """Generators whose sample sets are embedded and scored (default: every DCGAN run)."""
+    names = GENERATED["generators"]
+    return list(names) if names is not None else [dcgan_name(z) for z in DCGAN["latent_dims"]]
+
+
+def _known_generators():
+    names = {dcgan_name(z) for z in DCGAN["latent_dims"]} | set(config["generators"])
+    unknown = sorted((set(scored_generators()) | set(CALIBRATION["generators"])) - names)
+    if unknown:
+        raise ValueError(
+            f"unknown generator(s) {unknown} in generated.generators or calibration.generators; "
+            f"known: {sorted(names)} (DCGAN runs are dcgan_z<latent> for gan_dcgan.latent_dims; "
+            "add your own under `generators:`)."
+        )
+    return names
+
+
+BASE_GENERATORS = _known_generators()
+CALIBRATED_GENERATORS = [f"{g}_{c}" for g in CALIBRATION["generators"] for c in CALIBRATIONS]
+GAN_ENCODERS = sorted(set(GENERATED["encoders"]) | {CALIBRATION["encoder"]})
+
+
+def _alternatives(names):
+    return "|".join(sorted(names, key=len, reverse=True)) or "no-generator"
+
+
+wildcard_constraints:
+    toy="|".join(TOY["datasets"]),
+    latent=r"\d+",
+    generator=_alternatives(BASE_GENERATORS | set(CALIBRATED_GENERATORS)),
+    sample_set=_alternatives(BASE_GENERATORS | set(CALIBRATED_GENERATORS) | {TRAINING_DATA}),
+    gan_encoder="|".join(GAN_ENCODERS),
+    calibration="|".join(CALIBRATIONS),
+
+
+def toy_runs(toy):
+    return expand(
+        f"{TOY_RESULTS}/{toy}/z{{latent}}/history.csv", latent=TOY["latent_dims"]
+    )
+
+
+def toy_run_histories(wildcards):
+    return [path for toy in TOY["datasets"] for path in toy_runs(toy)]
+
+
+def toy_snapshots(wildcards):
+    return expand(
+        f"{TOY_RESULTS}/{wildcards.toy}/z{{latent}}/snapshots.npz", latent=TOY["latent_dims"]
+    )
+
+
+def toy_targets():
+    return [
+        f"{TOY_RESULTS}/tables/toy_gan_summary.csv",
+        f"{TOY_RESULTS}/tables/toy_gan_final.csv",
+        *expand(
+            f"{TOY_RESULTS}/figures/toy_{{toy}}_{{kind}}.{{ext}}",
+            toy=TOY["datasets"],
+            kind=("snapshots", "curves"),
+            ext=("png", "pdf"),
+        ),
+    ]
+
+
+def dcgan_run_files(name):
+    return expand(f"{RESULTS}/gan/dcgan/z{{latent}}/{name}", latent=DCGAN["latent_dims"])
+
+
+def dcgan_targets():
+    return [
+        f"{RESULTS}/tables/dcgan_ndb.csv",
+        *figure("dcgan_ndb_curves"),
+        *figure("dcgan_samples"),
+        *figure("dcgan_largest_bin"),
+        f"{RESULTS}/tables/generator_scores.csv",
+    ]
+
+
+def calibration_targets():
+    return [
+        f"{RESULTS}/tables/calibration.csv",
+        *(path for g in CALIBRATION["generators"] for path in figure(f"calibration_{g}")),
+        *(
+            path
+            for g in CALIBRATION["generators"]
+            for path in figure(f"calibration_{g}_dense_modes")
+        ),
+    ]
+
+
+def generator_spec(name):
+    """The interface block of a generator: a DCGAN run, a user's generator, or a calibrated
+    sampler (its base generator with the calibrated prior file)."""
+    for method in CALIBRATIONS:
+        if name.endswith(f"_{method}") and name[: -len(method) - 1] in CALIBRATION["generators"]:
+            base = name[: -len(method) - 1]
+            return {**generator_spec(base), "prior": calibrated_prior(base, method)}
+    if name in config["generators"]:
+        return dict(config["generators"][name])
+    latent = int(name.removeprefix("dcgan_z"))
+    return {
+        "torchscript": f"{RESULTS}/gan/dcgan/z{latent}/generator.pt",
+        "latent_dim": latent,
+        "prior": "normal",
+        "output_range": [-1.0, 1.0],
+    }
+
+
+def calibrated_prior(base, method):
+    return f"{RESULTS}/calibration/{base}/{method}_prior.npz"
+
+
+def generator_params(wildcards):
+    return generator_spec(wildcards.generator)
+
+
+def generator_files(wildcards):
+    """Files a generator is made of: a TorchScript network and a calibrated prior, if any."""
+    spec = generator_spec(wildcards.generator)
+    files = [spec["torchscript"]] if "torchscript" in spec else []
+    if spec.get("prior", "normal") not in ("normal", "uniform"):
+        files.append(spec["prior"])
+    return files
+
+
+def generator_code(wildcards):
+    """Library modules that make a sample set: the calibration module only for calibrated
+    samplers, so editing it does not regenerate (and re-embed) every sample set."""
+    code = [lib("generators.py")]
+    if wildcards.generator in CALIBRATED_GENERATORS:
+        code.append(lib("calibration.py"))
+    return code
+
+
+def scored_sets(wildcards):
+    return expand(
+        f"{RESULTS}/generated/{{generator}}/scores_{{encoder}}.json",
+        generator=scored_generators(),
+        encoder=GENERATED["encoders"],
+    )
+
+
+def calibration_sets(wildcards):
+    """The identity features of the generator and of its two calibrated samplers."""
+    names = [wildcards.generator] + [f"{wildcards.generator}_{c}" for c in CALIBRATIONS]
+    return [f"{RESULTS}/generated/{n}/{CALIBRATION['encoder']}.h5" for n in names]
+
+
+def _calibration_files(wildcards, name):
+    names = [wildcards.generator] + [f"{wildcards.generator}_{c}" for c in CALIBRATIONS]
+    return [f"{RESULTS}/generated/{n}/{name}" for n in names]
+
+
+def calibration_images(wildcards):
+    """The images of the generator and of its calibrated samplers (original first)."""
+    return _calibration_files(wildcards, "images.zip")
+
+
+def calibration_latents(wildcards):
+    return _calibration_files(wildcards, "latents.npy")
+
+
+def calibration_reports(wildcards):
+    return expand(
+        f"{RESULTS}/calibration/{{generator}}/evaluation.csv", generator=CALIBRATION["generators"]
+    )

@@ -164,3 +164,9 @@ rule plot_duplicate_pairs:
         f"{RESULTS}/benchmarks/figures/duplicate_pairs_{{experiment}}_{{encoder}}.tsv"
     script:
         "../scripts/plot_duplicate_pairs.py"
+
+
+# The main protocol alone (seed 000 and the metric battery): `snakemake --cores all mode_drop`.
+rule mode_drop:
+    input:
+        mode_drop_targets(),

@@ -1,0 +1,167 @@
+"""The three generator studies through Snakemake, tiny: targets gan_toy, gan_dcgan, calibration.
+
+One run in a copy of the workflow (a few minutes on 2 cores): the toy GANs, two DCGANs exported
+as TorchScript, a user's generator given as an entry point in the working directory, sample sets
+embedded with the real encoder, the scores table, and the MCCS diagnosis and calibration. Then
+dry-run plans check that a code edit re-runs exactly the jobs it affects.
+"""
+
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from modedrop.calibration import load_prior_file
+from modedrop.gan.dcgan import read_final_samples
+from workflow_helpers import copy_workflow, planned_jobs, snakemake, write_config
+
+RESULTS = "results/synthfaces"
+TOY = "results/gan_toy"
+GAN_TINY = {
+    "dataset": "synthfaces",
+    "studies": ["gan_toy", "gan_dcgan", "calibration"],
+    "synthfaces": {"n_images": 320, "n_identities": 32, "width": 48, "height": 59, "seed": 0},
+    "seeds": [1],
+    "experiments": {"drop_male": {"attributes": ["Male"], "size": 48}},
+    "reference": {"size": 64},
+    "metrics": {"rankme": {"encoders": ["efficientnet_lite0"]}},
+    "features": {"batch_size": 16, "threads": 2},
+    "gan_toy": {
+        "datasets": ["ring", "moons"],
+        "latent_dims": [1, 2],
+        "seeds": [1, 2],
+        "steps": 300,
+        "snapshot_every": 100,
+        "n_eval": 200,
+        "n_snapshot": 100,
+        "n_real": 1000,
+        "ndb_bins": 10,
+    },
+    "gan_dcgan": {
+        "latent_dims": [8, 1],
+        "width": 4,
+        "steps": 20,
+        "eval_every": 10,
+        "checkpoint_every": 10,
+        "ndb": {"bins": 5, "reference": 100, "generated": 50},
+    },
+    "generators": {
+        "user_gan": {"entry_point": "user_generator:build", "latent_dim": 4, "kwargs": {"size": 32}}
+    },
+    "generated": {"generators": ["dcgan_z8", "dcgan_z1", "user_gan"], "n_images": 64},
+    "calibration": {"generators": ["dcgan_z8"], "clusters": 3, "hull_dims": 2},
+}
+USER_GENERATOR = """
+import torch
+
+
+def build(size):
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(4, 3 * size * size)
+
+    def network(z):
+        return torch.tanh(layer(z)).reshape(-1, 3, size, size)
+
+    return network
+"""
+
+
+@pytest.fixture(scope="module")
+def gan_study(tmp_path_factory):
+    workdir = copy_workflow(tmp_path_factory.mktemp("gan_study"))
+    write_config(workdir, GAN_TINY)
+    (workdir / "user_generator.py").write_text(textwrap.dedent(USER_GENERATOR))
+    snakemake(workdir, "gan_toy", "gan_dcgan", "calibration")
+    return workdir
+
+
+def test_every_study_target_is_built(gan_study):
+    expected = [
+        f"{TOY}/tables/toy_gan_summary.csv",
+        f"{TOY}/tables/toy_gan_final.csv",
+        *(
+            f"{TOY}/figures/toy_{t}_{k}.png"
+            for t in ("ring", "moons")
+            for k in ("snapshots", "curves")
+        ),
+        f"{RESULTS}/tables/dcgan_ndb.csv",
+        *(f"{RESULTS}/figures/dcgan_{k}.png" for k in ("ndb_curves", "samples", "largest_bin")),
+        f"{RESULTS}/tables/generator_scores.csv",
+        f"{RESULTS}/tables/calibration.csv",
+        f"{RESULTS}/figures/calibration_dcgan_z8.png",
+        f"{RESULTS}/figures/calibration_dcgan_z8_dense_modes.png",
+    ]
+    missing = [path for path in expected if not (gan_study / path).is_file()]
+    assert not missing
+    assert all(
+        (gan_study / path).stat().st_size > 1000 for path in expected if path.endswith("png")
+    )
+
+
+def test_toy_tables_aggregate_every_seed(gan_study):
+    final = pd.read_csv(gan_study / TOY / "tables/toy_gan_final.csv")
+    covered = final[final["metric"] == "modes_covered"]
+    assert sorted(covered["dataset"].unique()) == ["moons", "ring"]
+    assert set(covered["latent_dim"]) == {1, 2}
+    assert (covered["n"] == 2).all() and (covered["step"] == 300).all()
+
+
+def test_dcgan_history_and_torchscript_generators(gan_study):
+    history = pd.read_csv(gan_study / RESULTS / "tables/dcgan_ndb.csv")
+    assert sorted(history["latent_dim"].unique()) == [1, 8]
+    assert sorted(history[history["latent_dim"] == 8]["step"]) == [0, 10, 20]
+    final = read_final_samples(gan_study / RESULTS / "gan/dcgan/z8/final_samples.npz")
+    assert final.images.shape == (50, 32, 32, 3)
+    for z in (8, 1):  # the training checkpoint is kept, so an interrupted run can resume
+        assert (gan_study / RESULTS / f"gan/dcgan/z{z}/checkpoint.pt").is_file()
+
+
+def test_entry_point_and_torchscript_generators_are_scored_alike(gan_study):
+    scores = pd.read_csv(gan_study / RESULTS / "tables/generator_scores.csv")
+    assert list(scores["generator"]) == ["dcgan_z8", "dcgan_z1", "user_gan"]
+    assert (scores["n_generated"] == 64).all() and (scores["n_reference"] == 64).all()
+    assert scores[["rankme", "vendi", "fd", "kid"]].notna().all().all()
+    # A 1-d latent can only trace a curve: its features span fewer directions than z = 8's.
+    by_name = scores.set_index("generator")
+    assert by_name.loc["dcgan_z1", "rankme"] < by_name.loc["dcgan_z8", "rankme"]
+
+
+def test_calibration_table_and_priors(gan_study):
+    table = pd.read_csv(gan_study / RESULTS / "tables/calibration.csv")
+    assert list(table["generator"]) == ["original", "gmm", "rejection"]
+    assert table[["worst_mccs", "mccs_mean", "mccs_std", "fd"]].notna().all().all()
+    assert ((table["worst_mccs"] >= 0) & (table["worst_mccs"] <= 1)).all()
+    gmm = load_prior_file(gan_study / RESULTS / "calibration/dcgan_z8/gmm_prior.npz")
+    assert gmm.latent_dim == 8
+    assert gmm.sample(5, np.random.default_rng(0)).shape == (5, 8)
+
+
+def test_a_finished_study_plans_nothing(gan_study):
+    assert planned_jobs(gan_study, "gan_toy", "gan_dcgan", "calibration") == {}
+
+
+def test_code_edits_rerun_exactly_the_jobs_they_affect(gan_study):
+    targets = ("gan_toy", "gan_dcgan", "calibration")
+    toy = gan_study / "workflow/modedrop/gan/toy_training.py"
+    calibration = gan_study / "workflow/modedrop/calibration.py"
+    for path, expected in (
+        (toy, {"train_toy_gan": 4, "aggregate_toy_gan": 1, "plot_toy_gan": 2, "gan_toy": 1}),
+        (
+            calibration,
+            {
+                "calibrate_generator": 1,
+                "generate_sample_set": 2,  # the two calibrated samplers, not the others
+                "embed_sample_set": 2,
+                "evaluate_calibration": 1,
+                "calibration_table": 1,
+                "calibration": 1,
+            },
+        ),
+    ):
+        original = path.read_text()
+        path.write_text(original + "\n# an edit\n")
+        try:
+            assert planned_jobs(gan_study, *targets) == expected
+        finally:
+            path.write_text(original)

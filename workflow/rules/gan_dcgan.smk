@@ -1,0 +1,94 @@
+# Generative-model study 2 (seed 001): a DCGAN trained on the data set for each latent size,
+# NDB/JSD tracked in pixel space during training; the trained generators are exported as
+# TorchScript and scored like any generator (generated.smk).
+
+
+rule gan_training_set:
+    input:
+        images=DATA["images"],
+        attributes=DATA["attributes"],
+        manifest=MANIFEST,
+        code=[lib("gan", "training_set.py"), lib("data", "images.py")],
+    output:
+        f"{RESULTS}/gan/training_set.h5",
+    params:
+        resolution=DCGAN["resolution"],
+    threads: config["features"]["threads"]
+    conda:
+        "../../envs/modedrop.yaml"
+    log:
+        f"{RESULTS}/logs/gan/training_set.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/gan/training_set.tsv"
+    script:
+        "../scripts/gan_training_set.py"
+
+
+# CPU training (GPU training is not implemented yet: see the README's status). An interrupted
+# job resumes from checkpoint.pt, which is deliberately not an output (Snakemake deletes the
+# outputs of a failed job).
+rule train_dcgan:
+    input:
+        training_set=f"{RESULTS}/gan/training_set.h5",
+        code=[lib("gan", "dcgan.py"), lib("gan", "training_set.py"), lib("metrics", "ndb.py")],
+    output:
+        generator=f"{RESULTS}/gan/dcgan/z{{latent}}/generator.pt",
+        history=f"{RESULTS}/gan/dcgan/z{{latent}}/history.csv",
+        final=f"{RESULTS}/gan/dcgan/z{{latent}}/final_samples.npz",
+    params:
+        dcgan=DCGAN,
+    threads: DCGAN["threads"]
+    conda:
+        "../../envs/modedrop.yaml"
+    log:
+        f"{RESULTS}/logs/gan/dcgan_z{{latent}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/gan/dcgan_z{{latent}}.tsv"
+    script:
+        "../scripts/train_dcgan.py"
+
+
+rule plot_dcgan:
+    input:
+        histories=dcgan_run_files("history.csv"),
+        finals=dcgan_run_files("final_samples.npz"),
+        code=[lib("gan", "dcgan_plots.py"), lib("plots.py")],
+    output:
+        table=f"{RESULTS}/tables/dcgan_ndb.csv",
+        curves_png=report(
+            f"{RESULTS}/figures/dcgan_ndb_curves.png",
+            caption="../report/dcgan.rst",
+            category="Generative models",
+            subcategory="DCGAN",
+        ),
+        curves_pdf=f"{RESULTS}/figures/dcgan_ndb_curves.pdf",
+        samples_png=report(
+            f"{RESULTS}/figures/dcgan_samples.png",
+            caption="../report/dcgan.rst",
+            category="Generative models",
+            subcategory="DCGAN",
+        ),
+        samples_pdf=f"{RESULTS}/figures/dcgan_samples.pdf",
+        largest_png=report(
+            f"{RESULTS}/figures/dcgan_largest_bin.png",
+            caption="../report/dcgan.rst",
+            category="Generative models",
+            subcategory="DCGAN",
+        ),
+        largest_pdf=f"{RESULTS}/figures/dcgan_largest_bin.pdf",
+    params:
+        latent_dims=DCGAN["latent_dims"],
+        alpha=DCGAN["ndb"]["alpha"],
+    conda:
+        "../../envs/modedrop.yaml"
+    log:
+        f"{RESULTS}/logs/gan/plot_dcgan.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/gan/plot_dcgan.tsv"
+    script:
+        "../scripts/plot_dcgan.py"
+
+
+rule gan_dcgan:
+    input:
+        dcgan_targets(),
