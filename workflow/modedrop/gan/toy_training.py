@@ -574,7 +574,7 @@ def _train(s: ToyGANSettings, progress: bool) -> ToyRun:
     disc = _EnsembleMLP.initialise((2, *s.d_hidden, 1), s.d_activation, init, s.init_std)
     g_opt, d_opt = _Optimiser(gen.params, s), _Optimiser(disc.params, s)
     data_rngs = [_stream(seed, _STREAM_DATA) for seed in s.seeds]
-    latent_rngs = [np.random.default_rng(sum(s.seeds))] * len(s.seeds)
+    latent_rngs = [_stream(seed, _STREAM_LATENT) for seed in s.seeds]
     tracker = _Tracker(s, data)
     snapshot_steps = set(s.snapshot_steps)
     tracker(0, gen, disc)
