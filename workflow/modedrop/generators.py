@@ -195,9 +195,10 @@ class Generator:
                 f"got {z.shape}."
             )
         out = []
+        device = _network_device(self.network)
         with torch.no_grad():
             for start in range(0, len(z), self.batch_size):
-                batch = torch.from_numpy(z[start : start + self.batch_size])
+                batch = torch.from_numpy(z[start : start + self.batch_size]).to(device)
                 out.append(self._to_uint8(self.network(batch)))
         return np.concatenate(out)
 
@@ -221,6 +222,15 @@ class Generator:
             unit = unit.expand(-1, 3, -1, -1)
         pixels = (unit * 255.0).round().to(torch.uint8)
         return pixels.permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def _network_device(network) -> torch.device:
+    """Where a module's parameters live (latents are sent there); the CPU for other callables."""
+    parameters = getattr(network, "parameters", None)
+    if callable(parameters):
+        for parameter in parameters():
+            return parameter.device
+    return torch.device("cpu")
 
 
 # ----- loading from a config block -------------------------------------------------------------

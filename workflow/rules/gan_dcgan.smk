@@ -24,8 +24,8 @@ rule gan_training_set:
         "../scripts/gan_training_set.py"
 
 
-# CPU training (GPU training is not implemented yet: see the README's status). An interrupted
-# job resumes from checkpoint.pt, which is deliberately not an output (Snakemake deletes the
+# The GPU rule of this study (features.device; see workflow/profiles/slurm). An interrupted job
+# resumes from checkpoint.pt, which is deliberately not an output (Snakemake deletes the
 # outputs of a failed job).
 rule train_dcgan:
     input:
@@ -37,7 +37,10 @@ rule train_dcgan:
         final=f"{RESULTS}/gan/dcgan/z{{latent}}/final_samples.npz",
     params:
         dcgan=DCGAN,
+        device=config["features"]["device"],
     threads: DCGAN["threads"]
+    resources:
+        gpu=1,
     conda:
         "../../envs/modedrop.yaml"
     log:

@@ -30,6 +30,7 @@ history = train_dcgan(
     threads=snakemake.threads,
     torchscript=Path(snakemake.output.generator),
     final_samples=Path(snakemake.output.final),
+    device=snakemake.params.device,
 )
 history.to_csv(snakemake.output.history, index=False, float_format="%.6g")
 last = history.iloc[-1]

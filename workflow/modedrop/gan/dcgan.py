@@ -49,6 +49,7 @@ from torch import nn
 from tqdm import tqdm
 
 from modedrop import generators as interface
+from modedrop.extraction import resolve_device
 from modedrop.gan.training_set import RESOLUTIONS, draw_training_sample
 from modedrop.metrics.ndb import NDBBins, NDBResult
 
@@ -103,6 +104,7 @@ RECOMMENDED: dict[str, Any] = {
     "checkpoint_every": 100,
 }
 # Independent random streams derived from the run's seed (SeedSequence keys [seed, stream]).
+_CPU = torch.device("cpu")
 _INIT_STREAM = 0
 _DATA_STREAM = 1
 _LATENT_STREAM = 2
@@ -401,11 +403,13 @@ class _State:
     elapsed: float = 0.0
 
 
-def _fresh_state(settings: dict[str, Any]) -> _State:
+def _fresh_state(settings: dict[str, Any], device: torch.device = _CPU) -> _State:
     seed = settings["seed"]
     generator, discriminator = _build_networks(
         settings["latent_dim"], settings["resolution"], settings["width"], seed
     )
+    # On the training device before the optimisers exist: their state follows the parameters.
+    generator, discriminator = generator.to(device), discriminator.to(device)
     betas = (settings["beta1"], 0.999)
     return _State(
         generator=generator,
@@ -461,7 +465,7 @@ def _mismatch(path: Path, saved: Any, settings: dict[str, Any]) -> CheckpointMis
     )
 
 
-def _load_checkpoint(path: Path, settings: dict[str, Any]) -> _State:
+def _load_checkpoint(path: Path, settings: dict[str, Any], device: torch.device = _CPU) -> _State:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # a truncated or foreign file: say what to do, not just why
@@ -475,7 +479,7 @@ def _load_checkpoint(path: Path, settings: dict[str, Any]) -> _State:
     saved = payload.get("settings") if isinstance(payload, dict) else None
     if saved != settings:
         raise _mismatch(path, saved, settings)
-    state = _fresh_state(settings)
+    state = _fresh_state(settings, device)  # load_state_dict moves the tensors to the device
     state.generator.load_state_dict(payload["generator"])
     state.discriminator.load_state_dict(payload["discriminator"])
     state.opt_g.load_state_dict(payload["opt_g"])
@@ -511,7 +515,12 @@ def _train_step(state: _State, real: torch.Tensor, latent_dim: int) -> tuple[flo
     bce = nn.functional.binary_cross_entropy_with_logits
     ones = torch.ones(len(real))
     zeros = torch.zeros(len(real))
-    fake = state.generator(torch.randn(len(real), latent_dim, generator=state.noise))
+    device = next(state.generator.parameters()).device
+    real = real.to(device)
+    ones, zeros = ones.to(device), zeros.to(device)
+    # Noise is drawn on the CPU: the same stream, hence the same run, on every device.
+    z = torch.randn(len(real), latent_dim, generator=state.noise).to(device)
+    fake = state.generator(z)
 
     state.opt_d.zero_grad(set_to_none=True)
     # Real and fake pass through D separately, so each batch is normalised with its own
@@ -627,6 +636,7 @@ def train_dcgan(
     torchscript: Path | None = None,
     final_samples: Path | None = None,
     stop_after: int | None = None,
+    device: str = "cpu",
 ) -> pd.DataFrame:
     """Train a DCGAN on ``images`` (uint8 ``(N, R, R, 3)``) and return its NDB history.
 
@@ -639,7 +649,9 @@ def train_dcgan(
     and per-bin proportions (:func:`read_final_samples`).
 
     ``stop_after`` stops once that many steps are done, as a kill would (no extra checkpoint,
-    no final outputs): for tests of resumption. ``threads`` is torch's intra-op thread count
+    no final outputs): for tests of resumption. ``device``: ``cpu``, ``cuda``, ``cuda:N`` or
+    ``auto`` (CUDA when present); the latent noise and data order are drawn on the CPU, so a
+    checkpoint resumes on another device (bitwise equality holds on one device only). ``threads`` is torch's intra-op thread count
     for this call; results are bitwise reproducible for a given count.
     """
     images = _check_images(images)
@@ -668,7 +680,7 @@ def train_dcgan(
         # fork_rng: the caller's global torch RNG is left as is; threadpool_limits: K-means and
         # numpy's BLAS stay within the same thread budget as torch.
         with torch.random.fork_rng(devices=[]), threadpool_limits(limits=threads):
-            state = _start(checkpoint, settings)
+            state = _start(checkpoint, settings, resolve_device(device))
             ev = _evaluation(images, settings)
             with tqdm(
                 total=settings["steps"],
@@ -685,11 +697,11 @@ def train_dcgan(
     return pd.DataFrame(state.history, columns=list(HISTORY_COLUMNS))
 
 
-def _start(checkpoint: Path, settings: dict[str, Any]) -> _State:
+def _start(checkpoint: Path, settings: dict[str, Any], device: torch.device = _CPU) -> _State:
     if checkpoint.exists():
-        return _load_checkpoint(checkpoint, settings)
+        return _load_checkpoint(checkpoint, settings, device)
     torch.manual_seed(settings["seed"])  # any op drawing from the global RNG is seeded too
-    return _fresh_state(settings)
+    return _fresh_state(settings, device)
 
 
 def _write_outputs(
