@@ -86,6 +86,23 @@ def test_full_size_dry_run_plans_the_paper_jobs(workdir, tmp_path, celeba_meta):
         "plot_duplicate_pairs": experiments * 2,
         "rankme_known_rank": 1,
         "plot_dataset_sample": 1,
+        # The generator studies at the seeds' scale.
+        "train_toy_gan": 9,  # 3 toy data sets x latent sizes 1, 2, 4 (seeds in one job)
+        "aggregate_toy_gan": 1,
+        "plot_toy_gan": 3,
+        "gan_training_set": 1,
+        "train_dcgan": 3,  # latent sizes 100, 5, 1
+        "plot_dcgan": 1,
+        "generate_sample_set": 3 + 2,  # the DCGANs and dcgan_z100's two calibrated samplers
+        "training_sample_set": 1,
+        # vicreg and dino: 3 DCGANs + the training sample; dlib_face: dcgan_z100, its two
+        # calibrated samplers and the training sample.
+        "embed_sample_set": representation * 4 + 4,
+        "score_sample_set": 3 * representation,
+        "generator_scores_table": 1,
+        "calibrate_generator": 1,
+        "evaluate_calibration": 1,
+        "calibration_table": 1,
         "all": 1,
     }
 
@@ -171,6 +188,7 @@ def reduced_paper_run(tmp_path_factory, celeba_meta_session):
     metrics["mccs"].update(theta=0.15, radius=0.12)
     metrics["ms_ssim"]["pairs"] = 20
     config = paper_config(
+        studies=["mode_drop"],  # the generator studies have their own tiny test
         dataset="celeba_format",
         celeba_format={"root": str(root)},
         seeds=REDUCED_SEEDS,

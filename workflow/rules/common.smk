@@ -47,12 +47,43 @@ ENCODERS = FEATURE_ENCODERS + [PIXELS] * any(
 FIRST_SEED = config["seeds"][0]
 
 
+# ----- generative-model studies (seeds 001, 002, 004) -----------------------------------------
+# The toy study does not depend on the image data set: its results are shared by every config.
+TOY_RESULTS = "results/gan_toy"
+TOY = config["gan_toy"]
+DCGAN = config["gan_dcgan"]
+GENERATED = config["generated"]
+CALIBRATION = config["calibration"]
+CALIBRATIONS = ("gmm", "rejection")  # Algorithms 1 and 2 of seed 004
+TRAINING_DATA = "training_data"  # the sample set of real training images, at GAN resolution
+
+
+# Generator names: dcgan_z<latent> (the DCGAN runs), the user's `generators`, and the samplers
+# <name>_gmm / <name>_rejection calibrated from them.
+DCGAN_GENERATORS = [f"dcgan_z{latent}" for latent in DCGAN["latent_dims"]]
+SCORED_GENERATORS = (
+    DCGAN_GENERATORS if GENERATED["generators"] is None else list(GENERATED["generators"])
+)
+BASE_GENERATORS = set(DCGAN_GENERATORS) | set(config["generators"])
+CALIBRATED_GENERATORS = [f"{g}_{c}" for g in CALIBRATION["generators"] for c in CALIBRATIONS]
+GAN_ENCODERS = sorted(set(GENERATED["encoders"]) | {CALIBRATION["encoder"]})
+GENERATOR_PATTERN = "|".join(
+    sorted(BASE_GENERATORS | set(CALIBRATED_GENERATORS), key=len, reverse=True)
+)
+
+
 wildcard_constraints:
     dataset=DATASET,
     experiment="|".join(EXPERIMENTS),
     seed=r"\d+",
     condition="|".join(CONDITIONS),
     encoder="|".join(ENCODERS),
+    toy="|".join(TOY["datasets"]),
+    latent=r"\d+",
+    generator=GENERATOR_PATTERN,
+    sample_set=f"{GENERATOR_PATTERN}|{TRAINING_DATA}",
+    gan_encoder="|".join(GAN_ENCODERS),
+    calibration="|".join(CALIBRATIONS),
 
 
 def lib(*parts):
@@ -268,7 +299,7 @@ def per_family_figures(prefix, family):
 
 
 def get_final_outputs():
-    """The targets of `rule all`: the studies named in config key `studies`."""
+    """The targets of the default target all: the studies named in config key `studies`."""
     studies = set(config["studies"])
     return [
         *(mode_drop_targets() if "mode_drop" in studies else []),
@@ -324,55 +355,18 @@ def container_image(image):
     return image
 
 
-# ----- generative-model studies (seeds 001, 002, 004) -----------------------------------------
-# The toy study does not depend on the image data set: its results are shared by every config.
-TOY_RESULTS = "results/gan_toy"
-TOY = config["gan_toy"]
-DCGAN = config["gan_dcgan"]
-GENERATED = config["generated"]
-CALIBRATION = config["calibration"]
-CALIBRATIONS = ("gmm", "rejection")  # Algorithms 1 and 2 of seed 004
-TRAINING_DATA = "training_data"  # the sample set of real training images, at GAN resolution
-
-
-def dcgan_name(latent_dim):
-    return f"dcgan_z{latent_dim}"
-
-
-def scored_generators():
-    """Generators whose sample sets are embedded and scored (default: every DCGAN run)."""
-    names = GENERATED["generators"]
-    return list(names) if names is not None else [dcgan_name(z) for z in DCGAN["latent_dims"]]
-
-
-def _known_generators():
-    names = {dcgan_name(z) for z in DCGAN["latent_dims"]} | set(config["generators"])
-    unknown = sorted((set(scored_generators()) | set(CALIBRATION["generators"])) - names)
+def check_generator_names():
+    """Every generator named for scoring or calibration exists (a DCGAN run or `generators`)."""
+    unknown = sorted((set(SCORED_GENERATORS) | set(CALIBRATION["generators"])) - BASE_GENERATORS)
     if unknown:
         raise ValueError(
             f"unknown generator(s) {unknown} in generated.generators or calibration.generators; "
-            f"known: {sorted(names)} (DCGAN runs are dcgan_z<latent> for gan_dcgan.latent_dims; "
-            "add your own under `generators:`)."
+            f"known: {sorted(BASE_GENERATORS)} (DCGAN runs are dcgan_z<latent> for "
+            "gan_dcgan.latent_dims; add your own under `generators:`)."
         )
-    return names
 
 
-BASE_GENERATORS = _known_generators()
-CALIBRATED_GENERATORS = [f"{g}_{c}" for g in CALIBRATION["generators"] for c in CALIBRATIONS]
-GAN_ENCODERS = sorted(set(GENERATED["encoders"]) | {CALIBRATION["encoder"]})
-
-
-def _alternatives(names):
-    return "|".join(sorted(names, key=len, reverse=True)) or "no-generator"
-
-
-wildcard_constraints:
-    toy="|".join(TOY["datasets"]),
-    latent=r"\d+",
-    generator=_alternatives(BASE_GENERATORS | set(CALIBRATED_GENERATORS)),
-    sample_set=_alternatives(BASE_GENERATORS | set(CALIBRATED_GENERATORS) | {TRAINING_DATA}),
-    gan_encoder="|".join(GAN_ENCODERS),
-    calibration="|".join(CALIBRATIONS),
+check_generator_names()
 
 
 def toy_runs(toy):
@@ -477,7 +471,7 @@ def generator_code(wildcards):
 def scored_sets(wildcards):
     return expand(
         f"{RESULTS}/generated/{{generator}}/scores_{{encoder}}.json",
-        generator=scored_generators(),
+        generator=SCORED_GENERATORS,
         encoder=GENERATED["encoders"],
     )
 
