@@ -10,12 +10,13 @@ CONFIG ?= config/config.yaml
 export PATH := $(BIN):$(PATH)
 SNAKEMAKE := snakemake --cores $(CORES) --configfile $(CONFIG) --show-failed-logs
 
-.PHONY: help study report test lint clean-results
+.PHONY: help study report test lint bench clean-results
 
 help:
 	@echo "make study   run the whole study on the embedded default data set (results/)"
 	@echo "make test    lint (ruff, snakemake --lint) and run the test suite"
 	@echo "make report  build results/report.html from a finished study"
+	@echo "make bench   run the benchmark suite (about 30 min on 2 cores; results/bench/)"
 
 $(VENV)/.installed-study: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +41,12 @@ lint: $(VENV)/.installed-test
 
 test: lint
 	pytest
+
+# Not part of `make test` (too slow); tests/test_benchmarks.py runs every benchmark at a tiny size.
+# BENCH_SCALE=full runs the end-to-end comparison on the whole default study (hours on 2 cores).
+BENCH_SCALE ?= default
+bench: $(VENV)/.installed-test
+	time python -m benchmarks.run --scale $(BENCH_SCALE) --out results/bench
 
 clean-results:
 	rm -rf results/*/ .snakemake/

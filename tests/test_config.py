@@ -51,7 +51,7 @@ def test_unknown_attribute_and_encoder_are_named(config):
 
 def test_metric_params_leave_out_the_encoder_list(config):
     params = metric_params(config, "rankme")
-    assert "encoders" not in params and params["batch_size"] == 4096
+    assert "encoders" not in params and params["batch_size"] == 1024
 
 
 def test_paper_config_is_valid():

@@ -50,6 +50,25 @@ def test_fewer_rows_than_features_matches_torch_fidelity():
     assert frechet_distance(evaluated, reference) == pytest.approx(expected, rel=1e-6)
 
 
+def test_cholesky_and_eigh_factors_give_the_same_distance(monkeypatch):
+    # An ill-conditioned but positive definite reference covariance: Cholesky succeeds, and
+    # its factor must give what torch-fidelity and the symmetric square root (the fallback for
+    # singular covariances) give.
+    rng = np.random.default_rng(9)
+    low_rank = rng.standard_normal((400, 40)) @ rng.standard_normal((40, 96))
+    reference = low_rank + 1e-6 * rng.standard_normal((400, 96))
+    evaluated = rng.standard_normal((300, 96)) * np.linspace(0.5, 2.0, 96) + 0.3
+    np.linalg.cholesky(gaussian_statistics(reference)[1])  # the Cholesky path is taken
+    got = frechet_distance(evaluated, reference)
+    assert got == pytest.approx(torch_fidelity_fd(evaluated, reference), rel=1e-8)
+
+    def no_cholesky(matrix):
+        raise np.linalg.LinAlgError("forced: use the eigh factor")
+
+    monkeypatch.setattr(np.linalg, "cholesky", no_cholesky)
+    assert frechet_distance(evaluated, reference) == pytest.approx(got, rel=1e-8)
+
+
 def test_gaussian_statistics_match_numpy_and_are_block_invariant():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((103, 12)) * 3.0 + 1e4  # large mean: the shifted sum must not cancel

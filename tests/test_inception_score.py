@@ -65,6 +65,18 @@ def test_confident_distinct_classes_give_number_of_classes():
     assert np.isfinite(res.mean) and res.mean == pytest.approx(k, rel=0.05)
 
 
+def test_class_with_zero_probability_everywhere_changes_nothing():
+    # exp(-1e4) underflows to 0 in every row: p(y) = 0 for that class in every split, where
+    # torch-fidelity returns NaN; its 0 log 0 terms must vanish, not poison the score.
+    logits = 3.0 * np.random.default_rng(2).standard_normal((60, 5))
+    with_dead_class = np.hstack([logits, np.full((60, 1), -1e4)])
+    expected = inception_score(logits, splits=3)
+    got = inception_score(with_dead_class, splits=3)
+    assert np.isfinite(got.mean) and np.isfinite(got.std)
+    assert got.mean == pytest.approx(expected.mean, rel=1e-12)
+    assert got.std == pytest.approx(expected.std, rel=1e-9)
+
+
 def test_result_is_frozen():
     res = inception_score(np.random.default_rng(1).standard_normal((20, 3)), splits=2)
     with pytest.raises(dataclasses.FrozenInstanceError):

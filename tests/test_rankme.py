@@ -8,7 +8,10 @@ import pytest
 import torch
 
 from modedrop.metrics.rankme import (
+    DEFAULT_BATCH_SIZE,
     DEFAULT_EPSILON,
+    _gram_matrix,
+    _symmetrize_upper,
     gram_singular_values,
     rankme,
     rankme_from_singular_values,
@@ -115,3 +118,93 @@ def test_bad_batch_size_and_sigma():
         rankme_from_singular_values([1.0, -1.0])
     with pytest.raises(ValueError, match="1-D"):
         rankme_from_singular_values(np.eye(3))
+
+
+# --- the streamed Gram path (dsyrk accumulation, in-place symmetrisation, eigh) ------------
+
+GRAM_SHAPES = [(300, 48), (40, 96), (64, 64)]  # N > D (feature Gram), N < D (sample Gram), N = D
+
+
+def planted(shape: tuple[int, int], kind: str, seed: int) -> np.ndarray:
+    """Float64 test matrix with a non-zero mean: full rank ("random") or rank 5 ("deficient")."""
+    rng = np.random.default_rng(seed)
+    n, d = shape
+    if kind == "random":
+        return rng.standard_normal(shape) * np.linspace(0.1, 3.0, d) + 2.0
+    return rng.standard_normal((n, 5)) @ rng.standard_normal((5, d)) + 2.0
+
+
+def svd_reference(z: np.ndarray, center: bool) -> np.ndarray:
+    z = np.asarray(z, dtype=np.float64)
+    return np.linalg.svd(z - z.mean(axis=0) if center else z, compute_uv=False)
+
+
+@pytest.mark.parametrize("kind", ["random", "deficient"])
+@pytest.mark.parametrize("shape", GRAM_SHAPES)
+@pytest.mark.parametrize("center", [False, True])
+@pytest.mark.parametrize("batch_size", [1, 7, 33, 1024])
+def test_gram_path_matches_float64_svd(kind, shape, center, batch_size):
+    z = planted(shape, kind, seed=sum(shape) + batch_size)
+    got = gram_singular_values(z, center=center, batch_size=batch_size)
+    expected = svd_reference(z, center)
+    top = expected[0]
+    # The Gram matrix's eigenvalues sigma_k^2 carry an absolute error of ~eps64 * sigma_max^2.
+    np.testing.assert_allclose(got**2, expected**2, rtol=0, atol=1e-14 * top**2)
+    large = expected > 0.1 * top
+    np.testing.assert_allclose(got[large], expected[large], rtol=1e-10, atol=0)
+    # Exact zeros (rank-deficient input; centering with N <= D) therefore come out at
+    # ~sqrt(eps64) * sigma_max (1e-8 to 2e-8 measured), which moves RankMe by up to ~1e-6
+    # relative (measured 6e-7 to 1e-6); without zeros RankMe agrees to 1e-10.
+    zeros = expected < 1e-10 * top
+    assert np.all(got[zeros] <= 1e-7 * top)
+    tolerance = 2e-6 if zeros.any() else 1e-10
+    reference = rankme_from_singular_values(expected)
+    assert rankme(z, center=center, batch_size=batch_size) == pytest.approx(
+        reference, rel=tolerance
+    )
+    assert zeros.any() == (kind == "deficient" or (center and shape[0] <= shape[1]))
+
+
+@pytest.mark.parametrize("shape", GRAM_SHAPES)
+@pytest.mark.parametrize("center", [False, True])
+@pytest.mark.parametrize("batch_size", [1, 5, 17, 1024])
+def test_gram_matrix_is_symmetric_and_exact(shape, center, batch_size):
+    z = planted(shape, "random", seed=3)
+    gram = _gram_matrix(z, center=center, batch_size=batch_size)
+    zc = z - z.mean(axis=0) if center else z
+    expected = zc.T @ zc if shape[0] >= shape[1] else zc @ zc.T
+    assert gram.shape == expected.shape
+    assert gram.flags.f_contiguous  # LAPACK overwrites it in place, no copy
+    np.testing.assert_array_equal(gram, gram.T)
+    np.testing.assert_allclose(gram, expected, rtol=1e-10, atol=1e-10 * np.abs(expected).max())
+
+
+def test_gram_path_reads_float32_and_integer_inputs_and_leaves_them_unchanged():
+    rng = np.random.default_rng(8)
+    z32 = (rng.standard_normal((70, 12)) + 1.0).astype(np.float32)
+    before = z32.copy()
+    got = gram_singular_values(z32, center=True, batch_size=9)
+    np.testing.assert_array_equal(z32, before)  # centering works on a copy
+    np.testing.assert_allclose(got, svd_reference(z32, True), rtol=1e-8)
+    ints = rng.integers(-5, 6, size=(50, 10))
+    np.testing.assert_allclose(
+        gram_singular_values(ints, batch_size=7), svd_reference(ints, False), rtol=1e-8
+    )
+
+
+def test_default_batch_size_is_shared():
+    import inspect
+
+    for fn in (rankme, gram_singular_values):
+        assert inspect.signature(fn).parameters["batch_size"].default == DEFAULT_BATCH_SIZE
+
+
+@pytest.mark.parametrize("size", [1, 5, 255, 256, 257, 600])
+@pytest.mark.parametrize("block", [1, 7, 256])
+def test_symmetrize_upper_copies_the_upper_triangle_in_place(size, block):
+    rng = np.random.default_rng(size)
+    upper = np.triu(rng.standard_normal((size, size)))
+    gram = np.asfortranarray(upper + np.tril(np.full((size, size), np.nan), -1))
+    out = _symmetrize_upper(gram, block=block)
+    assert out is gram
+    np.testing.assert_array_equal(gram, upper + np.triu(upper, 1).T)

@@ -11,16 +11,20 @@ with ``mu`` the column means and ``S`` the sample covariances (``ddof=1``), as i
 pool features this is FID; with another encoder it is "FD_<encoder>" and not comparable with
 published FID values.
 
-The trace of the matrix square root is computed without ``scipy.linalg.sqrtm``: with
-``A = S_r^{1/2}`` (symmetric PSD square root from ``eigh``, computed once per reference),
-``S_e S_r = A^{-1} (A S_e A) A`` is similar to the symmetric PSD matrix ``A S_e A``, so::
+The trace of the matrix square root is computed without ``scipy.linalg.sqrtm``: with any
+factor ``F`` of the reference covariance, ``S_r = F F^T`` (computed once per reference),
+``S_e S_r = (S_e F) F^T`` has the eigenvalues of ``F^T S_e F`` (``AB`` and ``BA`` share their
+eigenvalues), a symmetric PSD matrix, so::
 
-    Tr((S_e S_r)^{1/2}) = sum_i sqrt(max(lambda_i(A S_e A), 0))
+    Tr((S_e S_r)^{1/2}) = sum_i sqrt(max(lambda_i(F^T S_e F), 0))
 
-This is exact for singular covariances too (the identity ``eig(S_e S_r) = eig(A S_e A)`` only
-needs ``S_r = A A``), and needs one symmetric eigendecomposition instead of a non-symmetric one
-(torch-fidelity uses ``numpy.linalg.eigvals(S_e S_r)``, Mathiassen & Pedersen's speed-up of the
-``sqrtm`` in TTUR's ``fid.py``). Everything is float64.
+``F`` is the Cholesky factor of ``S_r`` (a fraction of the cost of an eigendecomposition); when
+``S_r`` is not numerically positive definite (e.g. fewer rows than features) Cholesky fails and
+``F`` is the symmetric PSD square root from ``eigh``. Both are exact for singular covariances too
+(the identity only needs ``S_r = F F^T``), and the evaluated side needs one symmetric
+eigenvalue computation instead of a non-symmetric one (torch-fidelity uses
+``numpy.linalg.eigvals(S_e S_r)``, Mathiassen & Pedersen's speed-up of the ``sqrtm`` in TTUR's
+``fid.py``). Everything is float64.
 """
 
 from __future__ import annotations
@@ -78,20 +82,28 @@ def _check_statistics(mean: Any, cov: Any, name: str) -> tuple[np.ndarray, np.nd
     return mean, 0.5 * (cov + cov.T)
 
 
-def _psd_sqrt(cov: np.ndarray) -> np.ndarray:
-    """Symmetric PSD square root by ``eigh``; rounding-negative eigenvalues are set to 0."""
-    eigenvalues, eigenvectors = np.linalg.eigh(cov)
-    root = np.sqrt(np.clip(eigenvalues, 0.0, None))
-    return (eigenvectors * root) @ eigenvectors.T
+def _factor(cov: np.ndarray) -> np.ndarray:
+    """A factor ``F`` with ``F F^T = cov``: Cholesky's lower triangle, else the PSD square root.
+
+    Cholesky fails on a covariance that is not numerically positive definite (singular, e.g.
+    fewer samples than features); then ``F`` is the symmetric square root from ``eigh`` with
+    rounding-negative eigenvalues set to 0. Either factor gives the same ``F^T S_e F`` spectrum.
+    """
+    try:
+        return np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        eigenvalues, eigenvectors = np.linalg.eigh(cov)
+        root = np.sqrt(np.clip(eigenvalues, 0.0, None))
+        return (eigenvectors * root) @ eigenvectors.T
 
 
 class FrechetReference:
-    """A reference set's Gaussian statistics and ``S_r^{1/2}``, for many evaluated sets.
+    """A reference set's Gaussian statistics and a factor of ``S_r``, for many evaluated sets.
 
     ``FrechetReference(reference).distance(evaluated)`` equals
     ``frechet_distance(evaluated, reference)``; the reference's mean, covariance and covariance
-    square root are computed once, in the constructor. :meth:`from_statistics` builds one from
-    a precomputed ``(mean, cov)`` pair.
+    factor ``F`` (``S_r = F F^T``, see module docstring) are computed once, in the constructor.
+    :meth:`from_statistics` builds one from a precomputed ``(mean, cov)`` pair.
     """
 
     def __init__(self, reference: Any, *, block_size: int = 4096) -> None:
@@ -109,7 +121,7 @@ class FrechetReference:
     def _set_statistics(self, mean: np.ndarray, cov: np.ndarray) -> None:
         self.mean = mean
         self.cov = cov
-        self._cov_sqrt = _psd_sqrt(cov)
+        self._factor = _factor(cov)
         self._trace = float(np.trace(cov))
 
     @property
@@ -125,8 +137,9 @@ class FrechetReference:
                 f"{self.dim}; both sets must come from the same encoder layer."
             )
         diff = mean - self.mean
-        # A S_e A is similar to S_e S_r (see module docstring); symmetrise against rounding.
-        product = self._cov_sqrt @ cov @ self._cov_sqrt
+        # F^T S_e F has the eigenvalues of S_e S_r (see module docstring); symmetrise against
+        # rounding.
+        product = self._factor.T @ cov @ self._factor
         eigenvalues = np.linalg.eigvalsh(0.5 * (product + product.T))
         trace_sqrt = float(np.sqrt(np.clip(eigenvalues, 0.0, None)).sum())
         return float(diff @ diff + np.trace(cov) + self._trace - 2.0 * trace_sqrt)

@@ -73,7 +73,7 @@ def _tiles(
     y_squared: np.ndarray,
     block_size: int,
     *,
-    diagonal_first: bool = False,
+    upper: bool = False,
 ) -> Iterator[tuple[slice, slice, np.ndarray]]:
     """Yield ``(rows, cols, squared_distances)`` tiles of ``block_size`` x ``block_size``.
 
@@ -82,21 +82,33 @@ def _tiles(
     ``euclidean_distances``, summed inside the GEMM); the augmented blocks are built per tile,
     so the inputs are never copied whole. Tiles are *not* clipped at 0: rounding can leave tiny
     negatives, which callers clip where it matters (clipping commutes with min and order
-    statistics). With ``diagonal_first`` (``x`` is ``y``) each row block starts with its own
-    diagonal tile, whose rows are their own nearest neighbours: a tight bound from the start.
+    statistics). With ``upper`` (``x`` is ``y``, so the distance matrix is symmetric) only the
+    tiles on and right of the diagonal are formed, each row block starting with its diagonal
+    tile; a tile right of it stands for its mirror image too.
     """
-    column_starts = list(range(0, y.shape[0], block_size))
-    for i, r0 in enumerate(range(0, x.shape[0], block_size)):
+    for r0 in range(0, x.shape[0], block_size):
         rows = slice(r0, r0 + block_size)
         block = x[rows].astype(np.float64)
         ones = np.ones((block.shape[0], 1))
         left = np.hstack([block, x_squared[rows, None], ones])
-        order = column_starts[i:] + column_starts[:i] if diagonal_first else column_starts
-        for c0 in order:
+        for c0 in range(r0 if upper else 0, y.shape[0], block_size):
             cols = slice(c0, c0 + block_size)
             other = -2.0 * y[cols].astype(np.float64)
             ones = np.ones((other.shape[0], 1))
             yield rows, cols, left @ np.hstack([other, ones, y_squared[cols, None]]).T
+
+
+def _merge_smallest(smallest: np.ndarray, tile: np.ndarray, k: int) -> None:
+    """Fold the rows of ``tile`` into ``smallest`` (same rows), the running (k+1)-smallest.
+
+    Only rows with a tile entry below their current (k+1)-th smallest are re-selected
+    (``numpy.partition``), which after the first tiles is a small fraction of them.
+    """
+    improves = np.flatnonzero((tile < smallest.max(axis=1)[:, None]).any(axis=1))
+    if improves.size:
+        candidates = np.concatenate([smallest[improves], tile[improves]], axis=1)
+        candidates.partition(k, axis=1)
+        smallest[improves] = candidates[:, : k + 1]
 
 
 def _squared_knn_radii(x: np.ndarray, squared: np.ndarray, k: int, block_size: int) -> np.ndarray:
@@ -104,20 +116,17 @@ def _squared_knn_radii(x: np.ndarray, squared: np.ndarray, k: int, block_size: i
 
     Taken as the (k+1)-th smallest squared distance including the row's own distance, set to
     exactly 0 (as sklearn does for ``pairwise_distances(X)``), by a running (k+1)-smallest per
-    row. Only rows with a tile entry below their current (k+1)-th smallest are re-selected
-    (``numpy.partition``), which after the first tiles is a small fraction of them.
+    row. The distance matrix is symmetric, so only its upper tiles are formed: an off-diagonal
+    tile updates its rows and, transposed, its columns (half the distance products of a full
+    pass; the (k+1)-th smallest does not depend on the order the candidates arrive in).
     """
     smallest = np.full((x.shape[0], k + 1), np.inf)
-    for rows, cols, tile in _tiles(x, squared, x, squared, block_size, diagonal_first=True):
+    for rows, cols, tile in _tiles(x, squared, x, squared, block_size, upper=True):
         if rows.start == cols.start:
             np.fill_diagonal(tile, 0.0)
-        improves = np.flatnonzero((tile < smallest[rows].max(axis=1)[:, None]).any(axis=1))
-        if improves.size == 0:
-            continue
-        rows_improved = rows.start + improves
-        candidates = np.concatenate([smallest[rows_improved], tile[improves]], axis=1)
-        candidates.partition(k, axis=1)
-        smallest[rows_improved] = candidates[:, : k + 1]
+        _merge_smallest(smallest[rows], tile, k)
+        if rows.start != cols.start:
+            _merge_smallest(smallest[cols], np.ascontiguousarray(tile.T), k)
     return np.maximum(smallest.max(axis=1), 0.0)
 
 

@@ -1,0 +1,1 @@
+"""modedrop's benchmark suite (`make bench`): see benchmarks/README.md."""
