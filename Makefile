@@ -16,7 +16,7 @@ help:
 	@echo "make study   run the whole study on the embedded default data set (results/)"
 	@echo "make test    lint (ruff, snakemake --lint) and run the test suite"
 	@echo "make report  build results/report.html from a finished study"
-	@echo "make bench   run the benchmark suite (about 30 min on 2 cores; results/bench/)"
+	@echo "make bench   run the benchmark suite (about 23 min on 2 cores; results/bench/)"
 
 $(VENV)/.installed-study: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

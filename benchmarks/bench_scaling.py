@@ -102,10 +102,14 @@ def plot(stages: pd.DataFrame, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-    for stage, group in stages.groupby("stage"):
+    # 16-odd stages: tab20 colours and cycling markers keep every line distinguishable.
+    colours = plt.get_cmap("tab20").colors
+    markers = "osD^vP*Xh<>"
+    for i, (stage, group) in enumerate(stages.groupby("stage")):
         group = group.sort_values("images")
-        axes[0].plot(group["images"], group["seconds"], marker="o", label=stage)
-        axes[1].plot(group["images"], group["max_rss_mb"], marker="o", label=stage)
+        style = {"marker": markers[i % len(markers)], "color": colours[i % len(colours)]}
+        axes[0].plot(group["images"], group["seconds"], label=stage, **style)
+        axes[1].plot(group["images"], group["max_rss_mb"], label=stage, **style)
     for axis, label in zip(
         axes, ("wall time per stage (s, summed over jobs)", "peak RSS (MB)"), strict=True
     ):

@@ -1,8 +1,8 @@
 """`make bench`: run the benchmarks, write results/bench/*.csv and the summary table, print it.
 
 Usage: ``python -m benchmarks.run [--scale smoke|default|full] [--out results/bench]
-[--only rankme,peers,...]``. ``default`` is what ``make bench`` runs (about half an hour on
-2 cores); ``smoke`` runs every benchmark at a tiny size in seconds (the test suite does, so the
+[--only rankme,peers,...]``. ``default`` is what ``make bench`` runs (about 23 minutes on
+2 cores); ``smoke`` runs every benchmark at a tiny size in about two minutes (the tests do, so the
 benchmarks cannot rot); ``full`` runs the end-to-end comparison on the whole default study.
 """
 
