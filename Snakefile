@@ -5,7 +5,12 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The study is config/config.yaml; a user's `--configfile X` is the whole study instead (X on top
+# of the schema's defaults, nothing inherited from config/config.yaml). `--config key=value`
+# overrides either.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"

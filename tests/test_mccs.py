@@ -79,7 +79,8 @@ def test_planted_repeated_identity_is_the_worst_case_dense_mode():
     # Its MCCS is above that of every other identity's anchor (the anchors of the repeated
     # identity differ only by their noise; the neighbour-count tie goes to the lowest row).
     repeated = labels[anchor_idx] == 0
-    assert result.worst_mccs in scores[repeated]
+    # Blocked and dense scores differ in their last bits with the BLAS kernel: a tolerance.
+    assert np.isclose(scores[repeated], result.worst_mccs, rtol=1e-9, atol=0).any()
     assert result.worst_mccs > 2 * scores[~repeated].max()
     assert labels[anchor_idx[np.argmax(scores)]] == 0
     assert result.worst_neighbours == (labels[sample_idx] == 0).sum()

@@ -128,6 +128,27 @@ def check_semantics(config: Mapping) -> None:
         )
 
 
+def canonicalise(config: dict) -> dict:
+    """Sort the keys of every mapping in ``config``, in place (lists keep their order).
+
+    Snakemake decides whether a job's params changed by comparing their ``repr``, which for a
+    dict follows its key order. With every mapping sorted, the same configuration written in
+    any key order gives the same params and the same plan, and tables and figures list
+    experiments and generators in one order.
+    """
+    for value in config.values():
+        if isinstance(value, dict):
+            canonicalise(value)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, dict):
+                    canonicalise(item)
+    items = sorted(config.items(), key=lambda item: str(item[0]))
+    config.clear()
+    config.update(items)
+    return config
+
+
 def metric_params(config: Mapping, metric: str) -> dict:
     """A metric's own config block without its encoder list.
 

@@ -14,7 +14,7 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join(p for p in (LIBRARY_ROOT, os.environ.get("PYTHONPATH")) if p)
 )
 
-from modedrop.config import check_schema, check_semantics, metric_params
+from modedrop.config import canonicalise, check_schema, check_semantics, metric_params
 from modedrop.indices import (
     Design,
     Experiment,
@@ -28,6 +28,7 @@ SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 check_schema(config, SCHEMA)  # readable errors first; validate() then fills in the defaults
 validate(config, schema="../schemas/config.schema.yaml")
 check_semantics(config)
+canonicalise(config)  # key order is not part of a study: it changes no params and no plan
 
 DATASET = config["dataset"]
 RESULTS = f"results/{DATASET}"

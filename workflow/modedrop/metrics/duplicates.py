@@ -22,8 +22,11 @@ Statistics of one set of n feature rows (rows L2-normalised, cosine similarity
   non-uniform distribution ``N_hat`` is an "effective" support size (``1 / sum_k p_k^2``).
 
 All pairs are visited in row blocks (``block_size`` x ``block_size`` similarity tiles, upper
-triangle only), so memory is O(n D + block_size^2), never n x n. float32 features are compared in
-float32 (halves memory for large n); every other dtype in float64.
+triangle only), so memory is O(n D + block_size^2), never n x n. Similarities are computed in
+float64 whatever the input dtype and clipped to [-1, 1]; a cosine within ``EXACT_TOLERANCE``
+(1e-9) of 1 is an identical direction and counts as exactly 1. Real data sets hold exact
+duplicate images: in float32 their cosine lands a few ulp above or below 1, and a threshold
+calibrated on them would otherwise exceed 1 or miss the very pairs it was calibrated on.
 """
 
 from __future__ import annotations
@@ -35,7 +38,12 @@ import numpy as np
 
 from modedrop.metrics._checks import feature_matrix, positive_int, unit_rows
 
+#: Cosines within this of 1 are identical directions (rounding of float64 dot products of unit
+#: rows is ~1e-13 at D = 2048); they count as exactly 1.
+EXACT_TOLERANCE = 1e-9
+
 __all__ = [
+    "EXACT_TOLERANCE",
     "DuplicateResult",
     "calibrate_threshold",
     "duplicate_statistics",
@@ -65,20 +73,23 @@ class DuplicateResult:
 
 
 def _unit_rows(features: Any, name: str = "features") -> np.ndarray:
-    """Validate an N x D finite matrix with N >= 2 and return its L2-normalised rows.
-
-    float32 stays float32 (half the memory for large N); every other dtype becomes float64.
-    """
+    """Validate an N x D finite matrix with N >= 2 and return its L2-normalised float64 rows."""
     x = feature_matrix(
         features,
         name,
         min_rows=2,
         dtype=np.float64,
-        keep_float32=True,
         copy=True,  # normalised in place below
         size_message="pairwise similarities need at least 2 rows and 1 feature.",
     )
     return unit_rows(x, name, in_place=True)
+
+
+def _robust_cosines(tile: np.ndarray) -> np.ndarray:
+    """``tile`` (dot products of unit rows) clipped to [-1, 1], identical directions set to 1."""
+    np.clip(tile, -1.0, 1.0, out=tile)
+    tile[tile >= 1.0 - EXACT_TOLERANCE] = 1.0
+    return tile
 
 
 def _similarity_tiles(unit: np.ndarray, block_size: int):
@@ -90,7 +101,7 @@ def _similarity_tiles(unit: np.ndarray, block_size: int):
     for row0 in range(0, n, block_size):
         rows = unit[row0 : row0 + block_size]
         for col0 in range(row0, n, block_size):
-            tile = rows @ unit[col0 : col0 + block_size].T
+            tile = _robust_cosines(rows @ unit[col0 : col0 + block_size].T)
             if col0 == row0:  # diagonal tile: keep only the strict upper triangle
                 tile[np.tri(*tile.shape, dtype=bool)] = -np.inf
             yield row0, col0, tile
@@ -150,14 +161,14 @@ class _RunningTopPairs:
 def nearest_neighbour_similarities(features: Any, *, block_size: int = 1024) -> np.ndarray:
     """Cosine similarity of every row to its most similar other row (blocked, O(block^2) memory).
 
-    Returns a float64 array of length N (``N >= 2``).
+    Returns a float64 array of length N (``N >= 2``), in [-1, 1] (see ``EXACT_TOLERANCE``).
     """
     block_size = positive_int(block_size, "block_size")
     unit = _unit_rows(features)
-    nn = np.full(len(unit), -np.inf, dtype=unit.dtype)
+    nn = np.full(len(unit), -np.inf)
     for row0, col0, tile in _similarity_tiles(unit, block_size):
         _update_nearest(nn, row0, col0, tile)
-    return nn.astype(np.float64)
+    return nn
 
 
 def support_size_estimate(n: int, n_duplicate_pairs: int) -> tuple[float, bool]:
@@ -191,11 +202,12 @@ def duplicate_statistics(
         error).
     threshold
         Cosine similarity at or above which a pair counts as a near-duplicate, in [-1, 1]; e.g.
-        from :func:`calibrate_threshold` on a reference set.
+        from :func:`calibrate_threshold` on a reference set. 1 counts exact duplicates only
+        (identical directions, see ``EXACT_TOLERANCE``).
     top
         How many of the most similar pairs to return (0 for none).
     block_size
-        Rows per similarity tile; memory is about ``block_size**2`` floats (4 MiB float32 at
+        Rows per similarity tile; memory is about ``block_size**2`` floats (8 MiB at
         1024; larger tiles are no faster, the per-tile scans fall out of cache).
     """
     threshold = float(threshold)
@@ -206,7 +218,7 @@ def duplicate_statistics(
     unit = _unit_rows(features)
     n = len(unit)
 
-    nn = np.full(n, -np.inf, dtype=unit.dtype)
+    nn = np.full(n, -np.inf)
     best = _RunningTopPairs(top)
     n_duplicates = 0
     for row0, col0, tile in _similarity_tiles(unit, block_size):
@@ -223,7 +235,7 @@ def duplicate_statistics(
         duplicate_fraction=n_duplicates / n_pairs,
         support_size=support,
         support_is_lower_bound=is_bound,
-        nn_similarity_mean=float(nn.astype(np.float64).mean()),
+        nn_similarity_mean=float(nn.mean()),
         top_pairs=best.pairs(),
     )
 
