@@ -41,3 +41,28 @@ def tiny_study(tmp_path_factory) -> Path:
     write_config(workdir, TINY)
     snakemake(workdir)
     return workdir
+
+
+@pytest.fixture(scope="session")
+def gan_study(tmp_path_factory) -> Path:
+    """The three generator studies (``workflow_helpers.GAN_TINY``) run once in a copy of the
+    workflow, with a user's generator given as an entry point in the working directory.
+
+    Tests may dry-run and edit modules there but must leave it as they found it.
+    """
+    import textwrap
+
+    from workflow_helpers import (
+        GAN_TARGETS,
+        GAN_TINY,
+        USER_GENERATOR,
+        copy_workflow,
+        snakemake,
+        write_config,
+    )
+
+    workdir = copy_workflow(tmp_path_factory.mktemp("gan_study"))
+    write_config(workdir, GAN_TINY)
+    (workdir / "user_generator.py").write_text(textwrap.dedent(USER_GENERATOR))
+    snakemake(workdir, *GAN_TARGETS)
+    return workdir

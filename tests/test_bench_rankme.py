@@ -102,7 +102,9 @@ def test_smoke_run(tmp_path):
     assert [s.item for s in summaries] == ["2 RankMe", "2 RankMe"]
     headline, sweep = summaries
     assert headline.agreement is not None and headline.agreement < 1e-5
-    assert headline.speedup is not None and headline.memory_ratio is not None
+    assert headline.speedup is not None
+    # At smoke size the baseline's peak can fall below the kernel's 4 KiB resolution: no ratio.
+    assert headline.memory_ratio is None or headline.memory_ratio > 0
     assert "crossover" in sweep.extra and sweep.note
     with open(tmp_path / "rankme.csv") as handle:
         rows = list(csv.DictReader(handle))

@@ -80,3 +80,26 @@ def test_balance_and_dataset_values_are_checked(config):
         check_schema(config, SCHEMA)
     assert "experiments.drop_three.balance" in str(error.value)
     assert "'imagenet' is not one of" in str(error.value)
+
+
+def test_canonicalise_sorts_every_mapping_and_keeps_lists():
+    from modedrop.config import canonicalise
+
+    config = {"b": {"z": 1, "a": [3, 1, {"y": 0, "x": 1}]}, "a": None}
+    canonicalise(config)
+    assert list(config) == ["a", "b"] and list(config["b"]) == ["a", "z"]
+    assert config["b"]["a"][:2] == [3, 1] and list(config["b"]["a"][2]) == ["x", "y"]
+    assert repr(canonicalise({"b": 1, "a": 2})) == repr(canonicalise({"a": 2, "b": 1}))
+
+
+def test_typed_overrides_type_strings_as_yaml_would():
+    from modedrop.config import typed_overrides
+
+    given = {"seeds": ["1", "2"], "reference": {"size": "1024"}, "x": ["null", "true", "0.5"]}
+    assert typed_overrides(given) == {
+        "seeds": [1, 2],
+        "reference": {"size": 1024},
+        "x": [None, True, 0.5],
+    }
+    assert typed_overrides({"name": "drop_male", "n": 3}) == {"name": "drop_male", "n": 3}
+    assert typed_overrides({"weird": "[unclosed"}) == {"weird": "[unclosed"}

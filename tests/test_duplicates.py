@@ -171,3 +171,66 @@ def test_validation_errors(features, kwargs, match):
     kwargs = {"threshold": 0.9, **kwargs}
     with pytest.raises(ValueError, match=match):
         duplicate_statistics(features, **kwargs)
+
+
+def float32_rows_whose_cosine_exceeds_one(d: int = 2048, seed: int = 0) -> np.ndarray:
+    """Two identical float32 rows whose float32 cosine rounds above 1 (as real duplicates do)."""
+    rng = np.random.default_rng(seed)
+    for _ in range(200):
+        x = rng.standard_normal(d).astype(np.float32)
+        unit = x / np.linalg.norm(x)
+        if float(unit @ unit) > 1.0:
+            return np.stack([x, x])
+    raise AssertionError("no float32 row with a cosine above 1 found")
+
+
+def exact_duplicate_reference(n: int = 400, d: int = 64, copies: int = 8) -> np.ndarray:
+    """Random float32 rows, ``copies`` of them repeated exactly: NN-similarity quantiles of 1."""
+    rng = np.random.default_rng(7)
+    features = rng.standard_normal((n, d)).astype(np.float32)
+    features[n - copies :] = features[:copies]
+    return features
+
+
+def test_exact_duplicates_have_cosine_one_and_the_threshold_stays_valid():
+    pair = float32_rows_whose_cosine_exceeds_one()
+    assert nearest_neighbour_similarities(pair).tolist() == [1.0, 1.0]
+    reference = exact_duplicate_reference()
+    threshold = calibrate_threshold(reference, quantile=0.999)
+    assert threshold == 1.0  # 16 of 400 rows have an exact copy: the 0.999 quantile is 1
+    result = duplicate_statistics(reference, threshold=threshold, top=10)
+    assert result.n_duplicate_pairs == 8  # exactly the planted copies, no others
+    assert [s for *_, s in result.top_pairs[:8]] == [1.0] * 8
+    assert result.top_pairs[8][2] < 0.9
+
+
+def test_a_threshold_of_one_counts_exact_duplicates_only():
+    rng = np.random.default_rng(3)
+    features = rng.standard_normal((50, 32))
+    features[10] = features[3]  # an exact copy
+    features[20] = features[4] * 2.5  # the same direction, another norm: a duplicate too
+    features[30] = features[5] + 1e-4 * rng.standard_normal(32)  # near, not identical
+    result = duplicate_statistics(features, threshold=1.0, top=3)
+    assert result.n_duplicate_pairs == 2
+    assert {(i, j) for i, j, _ in result.top_pairs[:2]} == {(3, 10), (4, 20)}
+
+
+def test_the_duplicates_job_runs_on_a_reference_with_exact_duplicates():
+    from modedrop.evaluate.duplicates import evaluate
+    from modedrop.jobs import JobInputs
+
+    reference = exact_duplicate_reference()
+    collapsed = np.repeat(reference[:20], 5, axis=0)  # 20 images, 5 exact copies each
+    unbiased = np.random.default_rng(8).standard_normal((100, 64)).astype(np.float32)
+    sets = {"unbiased": unbiased, "collapse": collapsed}
+    inputs = JobInputs(
+        names={c: [f"{c}{i}.jpg" for i in range(len(x))] for c, x in sets.items()},
+        sets=sets,
+        reference_names=[f"ref{i}.jpg" for i in range(len(reference))],
+        reference=reference,
+    )
+    params = {"threshold": None, "threshold_quantile": 0.999, "top": 5}
+    values, details = evaluate(inputs, params)
+    assert all(-1.0 <= details[c]["threshold"] <= 1.0 for c in sets)
+    assert values["collapse"]["duplicate_pairs"] == 20 * 10  # C(5, 2) pairs per image
+    assert values["unbiased"]["duplicate_pairs"] <= 1

@@ -59,7 +59,11 @@ def read_cache(path: Path) -> tuple[dict[str, np.ndarray], dict]:
 
 
 def assert_same_cache(a: Path, b: Path) -> None:
-    """Same datasets (bitwise, same dtype) and the same attributes."""
+    """Same datasets (bitwise, same dtype) and the same attributes.
+
+    Bitwise on one machine: both extractions embed the same batches with the same threads and
+    kernels. Runs on other hardware may differ from these in the last bits.
+    """
     (data_a, attrs_a), (data_b, attrs_b) = read_cache(a), read_cache(b)
     assert sorted(data_a) == sorted(data_b)
     for key in data_a:

@@ -12,8 +12,9 @@ import torch
 
 from modedrop.gan.toy_data import get_dataset
 from modedrop.gan.toy_training import real_bins
-from modedrop.generators import Generator, NormalPrior
+from modedrop.generators import Generator
 from modedrop.metrics.mccs import mccs_population_from_split, split_anchors
+from modedrop.priors import NormalPrior
 
 RING = get_dataset("ring")
 N = 2000

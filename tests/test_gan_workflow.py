@@ -6,74 +6,15 @@ embedded with the real encoder, the scores table, and the MCCS diagnosis and cal
 dry-run plans check that a code edit re-runs exactly the jobs it affects.
 """
 
-import textwrap
-
 import numpy as np
 import pandas as pd
-import pytest
 
-from modedrop.calibration import load_prior_file
 from modedrop.gan.dcgan import read_final_samples
-from workflow_helpers import copy_workflow, planned_jobs, snakemake, write_config
+from modedrop.priors import load_prior_file
+from workflow_helpers import planned_jobs
 
 RESULTS = "results/synthfaces"
 TOY = "results/gan_toy"
-GAN_TINY = {
-    "dataset": "synthfaces",
-    "studies": ["gan_toy", "gan_dcgan", "calibration"],
-    "synthfaces": {"n_images": 320, "n_identities": 32, "width": 48, "height": 59, "seed": 0},
-    "seeds": [1],
-    "experiments": {"drop_male": {"attributes": ["Male"], "size": 48}},
-    "reference": {"size": 64},
-    "metrics": {"rankme": {"encoders": ["efficientnet_lite0"]}},
-    "features": {"batch_size": 16, "threads": 2},
-    "gan_toy": {
-        "datasets": ["ring", "moons"],
-        "latent_dims": [1, 2],
-        "seeds": [1, 2],
-        "steps": 300,
-        "snapshot_every": 100,
-        "n_eval": 200,
-        "n_snapshot": 100,
-        "n_real": 1000,
-        "ndb_bins": 10,
-    },
-    "gan_dcgan": {
-        "latent_dims": [8, 1],
-        "width": 4,
-        "steps": 20,
-        "eval_every": 10,
-        "checkpoint_every": 10,
-        "ndb": {"bins": 5, "reference": 100, "generated": 50},
-    },
-    "generators": {
-        "user_gan": {"entry_point": "user_generator:build", "latent_dim": 4, "kwargs": {"size": 32}}
-    },
-    "generated": {"generators": ["dcgan_z8", "dcgan_z1", "user_gan"], "n_images": 64},
-    "calibration": {"generators": ["dcgan_z8"], "clusters": 3, "hull_dims": 2},
-}
-USER_GENERATOR = """
-import torch
-
-
-def build(size):
-    torch.manual_seed(0)
-    layer = torch.nn.Linear(4, 3 * size * size)
-
-    def network(z):
-        return torch.tanh(layer(z)).reshape(-1, 3, size, size)
-
-    return network
-"""
-
-
-@pytest.fixture(scope="module")
-def gan_study(tmp_path_factory):
-    workdir = copy_workflow(tmp_path_factory.mktemp("gan_study"))
-    write_config(workdir, GAN_TINY)
-    (workdir / "user_generator.py").write_text(textwrap.dedent(USER_GENERATOR))
-    snakemake(workdir, "gan_toy", "gan_dcgan", "calibration")
-    return workdir
 
 
 def test_every_study_target_is_built(gan_study):

@@ -12,15 +12,12 @@ import torch
 from modedrop.data.images import ImageList, image_names_in
 from modedrop.generators import (
     Generator,
-    GeneratorSpecError,
-    NormalPrior,
-    UniformPrior,
     load_generator,
-    load_prior,
     read_latents,
     sample_set_names,
     write_sample_set,
 )
+from modedrop.priors import GeneratorSpecError, NormalPrior, UniformPrior, load_prior
 
 LATENT_DIM = 3
 

@@ -2,8 +2,10 @@
 
 A throw-away single-node cluster (``tests/local_slurm.py``) starts on localhost; the tiny study
 runs with ``--workflow-profile workflow/profiles/slurm`` and the overrides a GPU-less test cluster
-needs; its numbers must equal the local run's byte for byte. Skipped, with the reason, where the
-machine cannot host the cluster (not root, no apt-get, a real Slurm already configured).
+needs; its numbers must equal the local run's byte for byte. That is a same-machine claim: the
+cluster's one node is this machine, so both runs use the same CPU, BLAS and kernels (on other
+hardware, features and metrics may differ in their last bits). Skipped, with the reason, where
+the machine cannot host the cluster (not root, no apt-get, a real Slurm already configured).
 """
 
 from __future__ import annotations

@@ -101,6 +101,57 @@ TINY = {
     "rankme_known_rank": {"dim": 16, "ranks": [2, 4], "n_samples": [8, 32, 128], "repeats": 2},
 }
 
+# The generator studies, tiny (tests/test_gan_workflow.py; conftest's gan_study fixture).
+GAN_TARGETS = ("gan_toy", "gan_dcgan", "calibration")
+GAN_TINY = {
+    "dataset": "synthfaces",
+    "studies": ["gan_toy", "gan_dcgan", "calibration"],
+    "synthfaces": {"n_images": 320, "n_identities": 32, "width": 48, "height": 59, "seed": 0},
+    "seeds": [1],
+    "experiments": {"drop_male": {"attributes": ["Male"], "size": 48}},
+    "reference": {"size": 64},
+    "metrics": {"rankme": {"encoders": ["efficientnet_lite0"]}},
+    "features": {"batch_size": 16, "threads": 2},
+    "gan_toy": {
+        "datasets": ["ring", "moons"],
+        "latent_dims": [1, 2],
+        "seeds": [1, 2],
+        "steps": 300,
+        "snapshot_every": 100,
+        "n_eval": 200,
+        "n_snapshot": 100,
+        "n_real": 1000,
+        "ndb_bins": 10,
+    },
+    "gan_dcgan": {
+        "latent_dims": [8, 1],
+        "width": 4,
+        "steps": 20,
+        "eval_every": 10,
+        "checkpoint_every": 10,
+        "ndb": {"bins": 5, "reference": 100, "generated": 50},
+    },
+    "generators": {
+        "user_gan": {"entry_point": "user_generator:build", "latent_dim": 4, "kwargs": {"size": 32}}
+    },
+    "generated": {"generators": ["dcgan_z8", "dcgan_z1", "user_gan"], "n_images": 64},
+    "calibration": {"generators": ["dcgan_z8"], "clusters": 3, "hull_dims": 2},
+}
+USER_GENERATOR = """
+import torch
+
+
+def build(size):
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(4, 3 * size * size)
+
+    def network(z):
+        return torch.tanh(layer(z)).reshape(-1, 3, size, size)
+
+    return network
+"""
+
+
 # What two runs of the same config must agree on, byte for byte: the index files, the metric
 # job results and the tables computed from them (logs, benchmarks and figures may differ).
 NUMBERS = ("indices/**/*.txt", "indices/**/*.json", "metrics/**/*.json", "tables/*.csv")
@@ -140,3 +191,103 @@ def write_config(workdir: Path, config: dict, name: str = "config.yaml") -> str:
     path = workdir / "config" / name
     path.write_text(yaml.safe_dump(config))
     return str(path.relative_to(workdir))
+
+
+def dry_run_jobs(workdir: Path, *args: str) -> list[dict]:
+    """Every job a dry run plans, in Snakemake's printed order: its ``rule``, ``reason`` and
+    ``wildcards`` (a dict)."""
+    result = snakemake(workdir, "--dry-run", *args)
+    jobs = []
+    for line in (result.stdout + result.stderr).splitlines():
+        started = re.match(r"^(?:local)?rule (\w+):$", line)
+        field = re.match(r"^\s+(reason|wildcards): (.*)$", line)
+        if started:
+            jobs.append({"rule": started.group(1), "reason": "", "wildcards": {}})
+        elif field and jobs:
+            key, value = field.groups()
+            jobs[-1][key] = (
+                dict(item.split("=", 1) for item in value.split(", "))
+                if key == "wildcards"
+                else value
+            )
+    return jobs
+
+
+def rule_graph(workdir: Path, *targets: str) -> dict[str, set[str]]:
+    """Rule -> the rules that read its outputs (Snakemake's ``--rulegraph``)."""
+    text = snakemake(workdir, "--rulegraph", "dot", *targets).stdout
+    labels = dict(re.findall(r'^\s*(\d+)\[label = "(\w+)"', text, flags=re.MULTILINE))
+    graph = {rule: set() for rule in labels.values()}
+    for source, sink in re.findall(r"^\s*(\d+) -> (\d+)", text, flags=re.MULTILINE):
+        graph[labels[source]].add(labels[sink])
+    return graph
+
+
+def downstream(graph: dict[str, set[str]], rules: set[str]) -> set[str]:
+    """``rules`` and every rule that reads their outputs, directly or not."""
+    reached, pending = set(rules), list(rules)
+    while pending:
+        for child in graph.get(pending.pop(), ()):
+            if child not in reached:
+                reached.add(child)
+                pending.append(child)
+    return reached
+
+
+def declared_inputs(workdir: Path, *targets: str) -> dict[str, set[str]]:
+    """Rule -> every input file its finished jobs declared (``--detailed-summary``)."""
+    text = snakemake(workdir, "--detailed-summary", *targets).stdout
+    inputs: dict[str, set[str]] = collections.defaultdict(set)
+    for line in text.splitlines()[1:]:
+        fields = line.split("\t")
+        if len(fields) >= 5 and fields[4] not in ("", "-"):
+            inputs[fields[2]].update(fields[4].split(","))
+    return dict(inputs)
+
+
+# ----- the code each rule runs, found independently of the workflow's own derivation --------
+
+
+def rule_scripts(workdir: Path) -> dict[str, tuple[Path, tuple[str, ...]]]:
+    """Rule -> (its script, modules the script imports by name) from the rule files' text.
+
+    The metric rules are built in a loop from the metric registry: each runs the generic
+    script with its family's evaluate module.
+    """
+    from modedrop.metrics import METRICS
+
+    scripts = {}
+    for path in sorted((workdir / "workflow" / "rules").glob("*.smk")):
+        text = path.read_text()
+        for block in re.split(r"(?m)^(?=\s*rule \w+:)", text):
+            name = re.match(r"\s*rule (\w+):", block)
+            script = re.search(r'script:\n\s+"\.\./scripts/(\w+\.py)"', block)
+            if name and script:
+                scripts[name.group(1)] = (workdir / "workflow" / "scripts" / script.group(1), ())
+    metric_script = workdir / "workflow" / "scripts" / "metric.py"
+    for family, spec in METRICS.items():
+        scripts[family] = (metric_script, (spec.module,))
+    return scripts
+
+
+def library_modules_run_by(script: Path, extra: tuple[str, ...], library: Path) -> set[Path]:
+    """Files of the ``modedrop`` modules a script imports, directly or not (stdlib modulefinder,
+    which reads the compiled code of every function too)."""
+    import modulefinder
+
+    class LibraryOnly(modulefinder.ModuleFinder):
+        def find_module(self, name, path, parent=None):
+            full = f"{parent.__name__}.{name}" if parent else name
+            if name != "__init__" and full.split(".")[0] != "modedrop":  # __init__: a package
+                raise ImportError(full)  # third-party and stdlib: not the library's code
+            return super().find_module(name, path, parent)
+
+    finder = LibraryOnly(path=[str(library)])
+    finder.run_script(str(script))
+    for module in extra:
+        finder.import_hook(module)
+    return {
+        Path(m.__file__).resolve()
+        for name, m in finder.modules.items()
+        if name.split(".")[0] == "modedrop" and m.__file__
+    }

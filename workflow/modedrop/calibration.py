@@ -59,11 +59,11 @@ image ``I_r`` / neighbours of the dense mode; clipped at 1). Practical readings,
   1 (:attr:`Diagnosis.reference_count`); called without it, :func:`rejection_prior` takes the
   same median over the samples themselves (each sample's neighbours among the others).
 
-**Priors.** :class:`GaussianMixturePrior` and :class:`RejectionPrior` follow the prior API of
-:mod:`modedrop.generators` (``latent_dim``, ``sample(n, rng) -> float32 (n, d)``, ``to_dict()``)
-and ``save(path)`` a ``.npz`` (key ``kind`` = ``"gmm"`` or ``"rejection"`` plus the parameters,
-only numeric and string arrays: ``numpy.load(path, allow_pickle=False)`` reads it), which
-:func:`load_prior_file` (and so :func:`modedrop.generators.load_prior`) turns back into a prior.
+**Priors.** Both algorithms return priors of :mod:`modedrop.priors`
+(:class:`~modedrop.priors.GaussianMixturePrior`, :class:`~modedrop.priors.RejectionPrior` with
+its :class:`~modedrop.priors.HullRegion`): ``latent_dim``, ``sample(n, rng) -> float32 (n, d)``,
+``to_dict()`` and ``save(path)`` a ``.npz`` that :func:`~modedrop.priors.load_prior_file` (and
+so :func:`~modedrop.priors.load_prior`) turns back into a prior.
 
 **Evaluation** (:func:`evaluate_generator_set`): worst-case MCCS, ``mu``, ``sigma`` and the
 Fréchet distance to a reference - one row of the before/after table.
@@ -72,10 +72,8 @@ Fréchet distance to a reference - one row of the before/after table.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -83,7 +81,6 @@ from scipy.spatial import ConvexHull, QhullError
 from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
-from modedrop.generators import NormalPrior, UniformPrior
 from modedrop.metrics._checks import feature_matrix, positive_int, same_width, unit_rows
 from modedrop.metrics.frechet import frechet_distance
 from modedrop.metrics.mccs import (
@@ -92,17 +89,14 @@ from modedrop.metrics.mccs import (
     mccs_scores,
     split_anchors,
 )
+from modedrop.priors import GaussianMixturePrior, HullRegion, RejectionPrior, latent_rows
 
 __all__ = [
     "Diagnosis",
-    "GaussianMixturePrior",
-    "HullRegion",
-    "RejectionPrior",
     "diagnose",
     "evaluate_generator_set",
     "gaussian_mixture_prior",
     "hull_region",
-    "load_prior_file",
     "neighbour_counts",
     "rejection_prior",
     "within_radius",
@@ -112,23 +106,12 @@ Covariance = Literal["pooled", "identity"]
 PCACentre = Literal["latents", "hull"]
 BaseWeights = Literal["uniform", "size"]
 
-#: Version of the .npz prior layout, stored in every file.
-PRIOR_FORMAT_VERSION = 1
 # Anchor rows per float64 distance block (1,024 x 50,000 x 8 bytes = 410 MB at most).
 _BLOCK_ROWS = 1024
 # Cosines this close to cos(pi r) are decided by the exact arccos (see _within_blocks).
 _COS_WINDOW = 1e-6
 # Singular values below this share of the largest mean H spans fewer directions than asked.
 _RANK_TOLERANCE = 1e-9
-# Slack of the hull's facet inequalities, relative to the hull's extent (rounding only).
-_HULL_SLACK = 1e-9
-# Latents tested for hull membership at once (a rows x facets float64 block).
-_MEMBERSHIP_ROWS = 1 << 14
-# Rejection sampling gives up after this many base draws per requested latent (+ a floor).
-_MAX_DRAWS_PER_LATENT = 1000
-_MIN_MAX_DRAWS = 100_000
-# Largest base-prior batch drawn at once.
-_MAX_BATCH = 1 << 20
 
 
 # ----- validation ------------------------------------------------------------------------------
@@ -149,16 +132,6 @@ def _modes(modes: Any, name: str) -> np.ndarray:
     return _unit_features(array, name)
 
 
-def _latents(latents: Any, name: str = "latents", *, min_rows: int = 1) -> np.ndarray:
-    return feature_matrix(
-        latents,
-        name,
-        min_rows=min_rows,
-        dtype=np.float64,
-        size_message="latent codes are rows of shape (n, latent_dim); at least 1 is needed.",
-    )
-
-
 def _radius(radius: Any, name: str = "radius") -> float:
     value = float(radius)
     if not (math.isfinite(value) and 0 <= value <= 1):
@@ -167,15 +140,6 @@ def _radius(radius: Any, name: str = "radius") -> float:
             "Use modedrop.metrics.mccs.calibrate_radius to choose it."
         )
     return value
-
-
-def _rng(rng: Any) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(
-            f"rng must be a numpy.random.Generator, got {type(rng).__name__}; pass "
-            "numpy.random.default_rng(seed)."
-        )
-    return rng
 
 
 def _paired(latents: np.ndarray, features: np.ndarray) -> None:
@@ -341,7 +305,7 @@ def diagnose(
     listed for the figure.
     """
     x = _unit_features(features, "features")
-    z = _latents(latents)
+    z = latent_rows(latents)
     if len(z) != len(x):
         raise ValueError(
             f"features has {len(x)} rows but latents has {len(z)}; row i of both must describe "
@@ -377,140 +341,6 @@ def diagnose(
         radius=result.radius,
         log=result.log,
     )
-
-
-# ----- priors: shared --------------------------------------------------------------------------
-
-
-def _read_only(array: np.ndarray) -> np.ndarray:
-    array = np.array(array, copy=True)
-    array.setflags(write=False)
-    return array
-
-
-def _count_n(n: Any) -> int:
-    return positive_int(n, "n", minimum=0)
-
-
-def _write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Path:
-    """Write ``arrays`` to ``path`` (must end in .npz) under a temporary name, then rename."""
-    path = Path(path)
-    if path.suffix != ".npz":
-        raise ValueError(
-            f"a prior file must end in .npz (modedrop.generators.load_prior dispatches on it), "
-            f"got {path}."
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:  # a file handle: numpy adds no second suffix
-        np.savez(handle, format_version=np.int64(PRIOR_FORMAT_VERSION), **arrays)
-    os.replace(tmp, path)
-    return path
-
-
-class GaussianMixturePrior:
-    """``sum_k w_k N(mu_k, diag(variances))``: Algorithm 1's reshaped latent prior.
-
-    ``neighbour_counts`` (per component: dense-mode neighbours in its cluster) and ``radius``
-    record how the weights were made; they do not affect sampling.
-    """
-
-    kind = "gmm"
-
-    def __init__(
-        self,
-        weights: Any,
-        means: Any,
-        variances: Any,
-        *,
-        covariance: str = "pooled",
-        neighbour_counts: Any = None,
-        radius: float = math.nan,
-        base_weights: str = "uniform",
-    ) -> None:
-        means = feature_matrix(means, "means", dtype=np.float64)
-        weights = np.asarray(weights, dtype=np.float64)
-        variances = np.asarray(variances, dtype=np.float64)
-        k, d = means.shape
-        if weights.shape != (k,) or not np.all(np.isfinite(weights)) or np.any(weights < 0):
-            raise ValueError(
-                f"weights must be {k} finite non-negative numbers (one per row of means), got "
-                f"shape {weights.shape}."
-            )
-        if not math.isclose(weights.sum(), 1.0, rel_tol=0, abs_tol=1e-9):
-            raise ValueError(f"weights must sum to 1, got {weights.sum()}; normalise them.")
-        if variances.shape != (d,) or not np.all(np.isfinite(variances)) or np.any(variances <= 0):
-            raise ValueError(
-                f"variances must be {d} finite positive numbers (the shared diagonal covariance), "
-                f"got shape {variances.shape}."
-            )
-        counts = np.zeros(k, dtype=np.int64) if neighbour_counts is None else neighbour_counts
-        counts = np.asarray(counts, dtype=np.int64)
-        if counts.shape != (k,):
-            raise ValueError(f"neighbour_counts must have one entry per component ({k}).")
-        self.weights = _read_only(weights)
-        self.means = _read_only(means)
-        self.variances = _read_only(variances)
-        self.neighbour_counts = _read_only(counts)
-        self.covariance = str(covariance)
-        self.base_weights = str(base_weights)
-        self.radius = float(radius)
-
-    @property
-    def latent_dim(self) -> int:
-        return self.means.shape[1]
-
-    @property
-    def n_components(self) -> int:
-        return self.means.shape[0]
-
-    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """``n`` latent codes, float32 (n, latent_dim): a component by weight, then its Gaussian."""
-        n, rng = _count_n(n), _rng(rng)
-        component = rng.choice(self.n_components, size=n, p=self.weights)
-        noise = rng.standard_normal((n, self.latent_dim))
-        return (self.means[component] + noise * np.sqrt(self.variances)).astype(np.float32)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "latent_dim": self.latent_dim,
-            "n_components": self.n_components,
-            "covariance": self.covariance,
-            "base_weights": self.base_weights,
-            "weights": self.weights.tolist(),
-            "neighbour_counts": self.neighbour_counts.tolist(),
-            "mean_variance": float(self.variances.mean()),
-            "radius": self.radius,
-        }
-
-    def _arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
-        return {
-            f"{prefix}kind": np.array(self.kind),
-            f"{prefix}weights": self.weights,
-            f"{prefix}means": self.means,
-            f"{prefix}variances": self.variances,
-            f"{prefix}neighbour_counts": self.neighbour_counts,
-            f"{prefix}covariance": np.array(self.covariance),
-            f"{prefix}base_weights": np.array(self.base_weights),
-            f"{prefix}radius": np.float64(self.radius),
-        }
-
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the prior to a ``.npz`` (no pickles) that :func:`load_prior_file` reads."""
-        return _write_npz(path, self._arrays())
-
-    @classmethod
-    def _from_arrays(cls, data: Any, prefix: str = "") -> GaussianMixturePrior:
-        return cls(
-            data[f"{prefix}weights"],
-            data[f"{prefix}means"],
-            data[f"{prefix}variances"],
-            covariance=str(data[f"{prefix}covariance"]),
-            base_weights=str(data[f"{prefix}base_weights"]),
-            neighbour_counts=data[f"{prefix}neighbour_counts"],
-            radius=float(data[f"{prefix}radius"]),
-        )
 
 
 # ----- Algorithm 1 -----------------------------------------------------------------------------
@@ -564,7 +394,7 @@ def gaussian_mixture_prior(
     mixture then matches the latents' mean and covariance when no cluster has a neighbour);
     ``"uniform"`` (default) is the paper's ``w_k``.
     """
-    z = _latents(latents)
+    z = latent_rows(latents)
     x = _unit_features(sample_features, "sample_features")
     _paired(z, x)
     modes = _modes(dense_modes, "dense_modes")
@@ -608,72 +438,6 @@ def gaussian_mixture_prior(
 # ----- Algorithm 2: the high-density region ----------------------------------------------------
 
 
-class HullRegion:
-    """The convex hull of points in ``k`` principal directions, a cylinder along the others.
-
-    ``z`` is inside when its projection ``(z - center) @ basis.T`` lies in the hull of
-    ``vertices`` (k-dimensional; for k = 1 the interval between the two vertices).
-    """
-
-    def __init__(self, center: Any, basis: Any, vertices: Any) -> None:
-        center = np.asarray(center, dtype=np.float64)
-        basis = feature_matrix(basis, "basis", dtype=np.float64)
-        vertices = feature_matrix(vertices, "vertices", dtype=np.float64)
-        k, d = basis.shape
-        if center.shape != (d,) or vertices.shape[1] != k:
-            raise ValueError(
-                f"a hull region needs center (d,), basis (k, d) and vertices (v, k); got "
-                f"{center.shape}, {basis.shape} and {vertices.shape}."
-            )
-        if len(vertices) < k + 1:
-            raise ValueError(f"a {k}-d hull needs at least {k + 1} vertices, got {len(vertices)}.")
-        self.center = _read_only(center)
-        self.basis = _read_only(basis)
-        self.vertices = _read_only(vertices)
-        self._slack = _HULL_SLACK * max(1.0, float(np.abs(vertices).max()))
-        if k == 1:
-            self._facets = None
-            self._interval = (float(vertices.min()), float(vertices.max()))
-        else:
-            try:
-                self._facets = ConvexHull(vertices).equations  # normal . x + offset <= 0 inside
-            except QhullError as error:
-                raise ValueError(
-                    f"qhull cannot build a {k}-d hull of these {len(vertices)} points (they are "
-                    "degenerate: flat or repeated); lower hull_dims."
-                ) from error
-
-    @property
-    def latent_dim(self) -> int:
-        return self.basis.shape[1]
-
-    @property
-    def hull_dims(self) -> int:
-        return self.basis.shape[0]
-
-    def project(self, z: Any) -> np.ndarray:
-        z = _latents(z, "z")
-        if z.shape[1] != self.latent_dim:
-            raise ValueError(
-                f"z has {z.shape[1]} columns but the region lives in {self.latent_dim}-d latent "
-                "space."
-            )
-        return (z - self.center) @ self.basis.T
-
-    def contains(self, z: Any) -> np.ndarray:
-        """Boolean (n,): is each latent row inside the region (its boundary included)?"""
-        y = self.project(z)
-        if self._facets is None:
-            low, high = self._interval
-            return (y[:, 0] >= low - self._slack) & (y[:, 0] <= high + self._slack)
-        inside = np.empty(len(y), dtype=bool)
-        normals, offsets = self._facets[:, :-1], self._facets[:, -1]
-        for start in range(0, len(y), _MEMBERSHIP_ROWS):
-            block = y[start : start + _MEMBERSHIP_ROWS] @ normals.T + offsets
-            inside[start : start + _MEMBERSHIP_ROWS] = (block <= self._slack).all(axis=1)
-        return inside
-
-
 def _affine_rank(points: np.ndarray) -> int:
     """How many directions the points span around their own mean (a hull needs ``k``)."""
     singular = np.linalg.svd(points - points.mean(axis=0), compute_uv=False)
@@ -703,7 +467,7 @@ def hull_region(points: Any, hull_dims: int = 4, *, center: Any = None) -> HullR
     Needs ``h >= k + 1`` points that span ``k = min(hull_dims, d)`` directions; otherwise a
     ``ValueError`` says what to change.
     """
-    h = _latents(points, "points", min_rows=0)  # too few points: the message below
+    h = latent_rows(points, "points", min_rows=0)  # too few points: the message below
     k = min(positive_int(hull_dims, "hull_dims"), h.shape[1])
     if len(h) < k + 1:
         raise ValueError(
@@ -737,153 +501,6 @@ def hull_region(points: Any, hull_dims: int = 4, *, center: Any = None) -> HullR
 # ----- Algorithm 2: the prior ------------------------------------------------------------------
 
 
-def _base_arrays(prior: Any) -> dict[str, np.ndarray]:
-    """A base prior as .npz arrays (``base_`` keys); Normal, Uniform or Gaussian mixture."""
-    if isinstance(prior, GaussianMixturePrior):
-        return prior._arrays("base_")
-    if type(prior) in (NormalPrior, UniformPrior):
-        return {"base_kind": np.array(prior.kind), "base_latent_dim": np.int64(prior.latent_dim)}
-    raise ValueError(
-        f"cannot save a rejection prior whose base prior is a {type(prior).__name__}; only "
-        "NormalPrior, UniformPrior and GaussianMixturePrior bases can be written to a file."
-    )
-
-
-def _base_from_arrays(data: Any) -> Any:
-    kind = str(data["base_kind"])
-    if kind == "gmm":
-        return GaussianMixturePrior._from_arrays(data, "base_")
-    if kind in ("normal", "uniform"):
-        cls = NormalPrior if kind == "normal" else UniformPrior
-        return cls(int(data["base_latent_dim"]))
-    raise ValueError(f"unknown base prior kind {kind!r} in the prior file.")
-
-
-class RejectionPrior:
-    """Algorithm 2's sampler: base-prior latents, thinned inside the dense-mode region.
-
-    A latent outside ``region`` is always kept; one inside is kept with probability
-    ``acceptance`` (``reference_count / dense_count``, at most 1). :meth:`sample` draws from
-    ``base_prior`` in batches until ``n`` latents are kept and records the share kept in
-    :attr:`last_acceptance_rate` (``None`` before the first call).
-    """
-
-    kind = "rejection"
-
-    def __init__(
-        self,
-        base_prior: Any,
-        region: HullRegion,
-        acceptance: float,
-        *,
-        dense_count: int = 0,
-        reference_count: float = math.nan,
-        radius: float = math.nan,
-    ) -> None:
-        if not (hasattr(base_prior, "sample") and hasattr(base_prior, "latent_dim")):
-            raise ValueError(
-                "base_prior must be a prior (latent_dim and sample(n, rng)), e.g. "
-                "modedrop.generators.NormalPrior(latent_dim)."
-            )
-        if base_prior.latent_dim != region.latent_dim:
-            raise ValueError(
-                f"base_prior draws {base_prior.latent_dim}-d latents but the region lives in "
-                f"{region.latent_dim}-d latent space."
-            )
-        acceptance = float(acceptance)
-        if not 0 <= acceptance <= 1:
-            raise ValueError(f"acceptance must be a probability in [0, 1], got {acceptance}.")
-        self.base_prior = base_prior
-        self.region = region
-        self.acceptance = acceptance
-        self.dense_count = int(dense_count)
-        self.reference_count = float(reference_count)
-        self.radius = float(radius)
-        self.last_acceptance_rate: float | None = None
-
-    @property
-    def latent_dim(self) -> int:
-        return self.region.latent_dim
-
-    def _keep(self, z: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        inside = self.region.contains(z)
-        return ~inside | (rng.random(len(z)) < self.acceptance)
-
-    def sample(
-        self, n: int, rng: np.random.Generator, *, max_draws: int | None = None
-    ) -> np.ndarray:
-        """``n`` kept latents, float32 (n, latent_dim), in the order they were drawn.
-
-        Raises when more than ``max_draws`` base latents (default ``1000 n``, at least 100,000)
-        are needed: the region then holds nearly all of the base prior's mass.
-        """
-        n, rng = _count_n(n), _rng(rng)
-        limit = max(_MAX_DRAWS_PER_LATENT * n, _MIN_MAX_DRAWS) if max_draws is None else max_draws
-        limit = positive_int(limit, "max_draws")
-        kept: list[np.ndarray] = []
-        n_kept = drawn = 0
-        while n_kept < n:
-            rate = n_kept / drawn if n_kept else 1.0
-            batch = min(max(1024, math.ceil(1.2 * (n - n_kept) / rate)), _MAX_BATCH)
-            if drawn + batch > limit:
-                batch = limit - drawn
-            if batch <= 0:
-                raise RuntimeError(
-                    f"rejection sampling drew {drawn} latents from the base prior and kept only "
-                    f"{n_kept} of the {n} asked for (acceptance inside the region "
-                    f"{self.acceptance:.3g}); the region holds nearly all of the prior's mass. "
-                    "Use a smaller radius or hull_dims, a larger reference_count, or raise "
-                    "max_draws."
-                )
-            z = np.asarray(self.base_prior.sample(batch, rng), dtype=np.float32)
-            keep = self._keep(z, rng)
-            kept.append(z[keep])
-            n_kept += int(keep.sum())
-            drawn += batch
-        self.last_acceptance_rate = n_kept / drawn if drawn else None
-        return np.concatenate(kept or [np.empty((0, self.latent_dim), np.float32)])[:n]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "latent_dim": self.latent_dim,
-            "acceptance": self.acceptance,
-            "dense_count": self.dense_count,
-            "reference_count": self.reference_count,
-            "radius": self.radius,
-            "hull_dims": self.region.hull_dims,
-            "hull_vertices": len(self.region.vertices),
-            "base_prior": self.base_prior.to_dict(),
-        }
-
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the sampler (region, acceptance, base prior) to a ``.npz`` without pickles."""
-        arrays = {
-            "kind": np.array(self.kind),
-            "acceptance": np.float64(self.acceptance),
-            "dense_count": np.int64(self.dense_count),
-            "reference_count": np.float64(self.reference_count),
-            "radius": np.float64(self.radius),
-            "center": self.region.center,
-            "basis": self.region.basis,
-            "vertices": self.region.vertices,
-            **_base_arrays(self.base_prior),
-        }
-        return _write_npz(path, arrays)
-
-    @classmethod
-    def _from_arrays(cls, data: Any) -> RejectionPrior:
-        region = HullRegion(data["center"], data["basis"], data["vertices"])
-        return cls(
-            _base_from_arrays(data),
-            region,
-            float(data["acceptance"]),
-            dense_count=int(data["dense_count"]),
-            reference_count=float(data["reference_count"]),
-            radius=float(data["radius"]),
-        )
-
-
 def _median_reference_count(features: np.ndarray, radius: float) -> float:
     """Median over the samples of their neighbours among the *other* samples, floored at 1."""
     counts = neighbour_counts(features, features, radius) - 1  # each sample is its own neighbour
@@ -913,7 +530,7 @@ def rejection_prior(
     default the same median is taken over the samples themselves. ``base_prior`` is the prior
     the generator samples from (e.g. ``NormalPrior(d)``).
     """
-    z = _latents(latents)
+    z = latent_rows(latents)
     x = _unit_features(sample_features, "sample_features")
     _paired(z, x)
     mode = _modes(dense_mode_feature, "dense_mode_feature")
@@ -952,45 +569,6 @@ def rejection_prior(
         reference_count=reference_count,
         radius=radius,
     )
-
-
-# ----- files -----------------------------------------------------------------------------------
-
-
-def load_prior_file(path: str | os.PathLike) -> GaussianMixturePrior | RejectionPrior:
-    """The prior saved by :meth:`GaussianMixturePrior.save` or :meth:`RejectionPrior.save`."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"prior file {path} does not exist; write it with GaussianMixturePrior.save or "
-            "RejectionPrior.save (the calibration rule)."
-        )
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (ValueError, OSError) as error:
-        raise ValueError(
-            f"{path} is not a readable .npz prior file without pickles ({error}); write it again "
-            "with the calibration rule."
-        ) from error
-    kind = str(arrays.get("kind", ""))
-    version = int(arrays.get("format_version", -1))
-    if version != PRIOR_FORMAT_VERSION:
-        raise ValueError(
-            f"{path} has prior format version {version}, this code reads "
-            f"{PRIOR_FORMAT_VERSION}; write it again with the calibration rule."
-        )
-    try:
-        if kind == "gmm":
-            return GaussianMixturePrior._from_arrays(arrays)
-        if kind == "rejection":
-            return RejectionPrior._from_arrays(arrays)
-    except KeyError as error:
-        raise ValueError(
-            f"{path} lacks the key {error} of a {kind!r} prior; write it again with the "
-            "calibration rule."
-        ) from error
-    raise ValueError(f"{path} holds an unknown prior kind {kind!r}; expected 'gmm' or 'rejection'.")
 
 
 # ----- evaluation ------------------------------------------------------------------------------

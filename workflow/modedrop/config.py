@@ -128,6 +128,27 @@ def check_semantics(config: Mapping) -> None:
         )
 
 
+def typed_overrides(values):
+    """``--config key=value`` values typed as YAML types them (numbers, booleans, null).
+
+    Snakemake reads a value given on the command line with YAML's ``BaseLoader``, so inside a
+    list or mapping everything stays a string: ``seeds=[1,2]`` arrives as ``['1', '2']``.
+    Each such string is read again with ``yaml.safe_load``; a value that is not a string
+    (Snakemake already typed top-level numbers) is kept.
+    """
+    if isinstance(values, Mapping):
+        return {key: typed_overrides(value) for key, value in values.items()}
+    if isinstance(values, list):
+        return [typed_overrides(value) for value in values]
+    if isinstance(values, str):
+        try:
+            typed = yaml.safe_load(values)
+        except yaml.YAMLError:
+            return values
+        return typed if isinstance(typed, (int, float, bool, type(None), str)) else values
+    return values
+
+
 def canonicalise(config: dict) -> dict:
     """Sort the keys of every mapping in ``config``, in place (lists keep their order).
 

@@ -10,11 +10,11 @@ network comes from one of:
 * ``torchscript: path/to/generator.pt`` - a TorchScript file (``torch.jit.save``), loaded on the
   CPU. TorchScript runs no Python code at load time, unlike a pickled module.
 
-The prior is ``"normal"`` (N(0, I), the usual GAN prior), ``"uniform"`` (U(-1, 1)^d) or the path
-of a ``.npz`` prior written by :mod:`modedrop.calibration` (a reshaped latent distribution: a
-Gaussian mixture, Algorithm 1 of seed 004, or rejection sampling around a dense mode,
-Algorithm 2). A calibrated sampler is therefore a generator like any other: the same network
-with a different prior (:meth:`Generator.with_prior`).
+The prior (:mod:`modedrop.priors`) is ``"normal"`` (N(0, I), the usual GAN prior), ``"uniform"``
+(U(-1, 1)^d) or the path of a ``.npz`` prior written by :mod:`modedrop.calibration` (a reshaped
+latent distribution: a Gaussian mixture, Algorithm 1 of seed 004, or rejection sampling around a
+dense mode, Algorithm 2). A calibrated sampler is therefore a generator like any other: the same
+network with a different prior (:meth:`Generator.with_prior`).
 
 Generated images go through the same encoders and metric functions as the data subsets: a
 *sample set* (:func:`write_sample_set`) is a zip of PNG images plus the latent codes that made
@@ -38,90 +38,19 @@ import numpy as np
 import torch
 from PIL import Image
 
+from modedrop.priors import GeneratorSpecError, checked_latent_dim, load_prior
+
 __all__ = [
     "Generator",
-    "GeneratorSpecError",
-    "NormalPrior",
-    "UniformPrior",
     "load_generator",
-    "load_prior",
     "read_latents",
     "sample_set_names",
     "write_image_set",
     "write_sample_set",
 ]
 
-#: Names of the built-in priors (a prior may also be the path of a calibrated ``.npz`` prior).
-BUILTIN_PRIORS = ("normal", "uniform")
 LATENTS_FILE = "latents.npy"
 IMAGES_FILE = "images.zip"
-
-
-class GeneratorSpecError(ValueError):
-    """A generator's configuration block cannot be turned into a working generator."""
-
-
-# ----- latent priors ---------------------------------------------------------------------------
-
-
-def _latent_dim(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise GeneratorSpecError(
-            f"latent_dim must be a positive integer (the length of one latent code), got {value!r}."
-        )
-    return int(value)
-
-
-class NormalPrior:
-    """The standard normal prior N(0, I) on ``latent_dim`` dimensions."""
-
-    kind = "normal"
-
-    def __init__(self, latent_dim: int) -> None:
-        self.latent_dim = _latent_dim(latent_dim)
-
-    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        return rng.standard_normal((n, self.latent_dim), dtype=np.float32)
-
-    def to_dict(self) -> dict:
-        return {"kind": self.kind, "latent_dim": self.latent_dim}
-
-
-class UniformPrior(NormalPrior):
-    """The uniform prior U(-1, 1)^d."""
-
-    kind = "uniform"
-
-    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        return rng.uniform(-1.0, 1.0, (n, self.latent_dim)).astype(np.float32)
-
-
-def load_prior(spec: str | os.PathLike, latent_dim: int):
-    """A prior from its config value: ``"normal"``, ``"uniform"`` or a calibrated ``.npz`` file."""
-    if str(spec) == "normal":
-        return NormalPrior(latent_dim)
-    if str(spec) == "uniform":
-        return UniformPrior(latent_dim)
-    path = Path(spec)
-    if path.suffix != ".npz":
-        raise GeneratorSpecError(
-            f"unknown prior {str(spec)!r}: use one of {', '.join(BUILTIN_PRIORS)} or the path of a "
-            ".npz prior written by the calibration rule (modedrop.calibration)."
-        )
-    if not path.exists():
-        raise GeneratorSpecError(
-            f"prior file {path} does not exist; run the calibration rule that writes it "
-            "(snakemake calibration) or point `prior` at an existing .npz file."
-        )
-    from modedrop.calibration import load_prior_file
-
-    prior = load_prior_file(path)
-    if prior.latent_dim != latent_dim:
-        raise GeneratorSpecError(
-            f"prior {path} draws {prior.latent_dim}-d latent codes but the generator takes "
-            f"latent_dim={latent_dim}; calibrate this generator again or fix latent_dim."
-        )
-    return prior
 
 
 # ----- the generator ---------------------------------------------------------------------------
@@ -320,7 +249,7 @@ def load_generator(spec: Mapping, name: str = "generator", *, prior=None) -> Gen
         raise GeneratorSpecError(
             f"generator {name!r}: `latent_dim` is required (the length of one latent code)."
         )
-    latent_dim = _latent_dim(spec["latent_dim"])
+    latent_dim = checked_latent_dim(spec["latent_dim"])
     if prior is None:  # checked before the network is built: a typo fails fast
         prior = load_prior(spec.get("prior", "normal"), latent_dim)
     network = _load_network(spec, name)

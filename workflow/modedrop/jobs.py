@@ -4,11 +4,13 @@ A metric job (one per metric family, experiment, encoder and seed) reads every c
 index file of its seed - and the seed's held-out reference when the metric needs one - takes
 those rows from the shared feature cache (or decodes the images, for pixel metrics), calls the
 family's ``evaluate`` function from :mod:`modedrop.evaluate` and writes the records
-(:mod:`modedrop.records`). Scripts in ``workflow/scripts/`` are one call to :func:`run_metric_job`.
+(:mod:`modedrop.records`). Every metric rule runs the one script ``workflow/scripts/metric.py``,
+a call to :func:`run_metric_job`.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -113,11 +115,20 @@ def _unchanged(image):
     return image
 
 
-def run_metric_job(snakemake, evaluate: Evaluate) -> None:
-    """Everything a metric script does: log, load, evaluate, write (see the module docstring)."""
+def evaluate_function(family: str) -> Evaluate:
+    """The ``evaluate`` function of a metric family (:attr:`MetricSpec.module`)."""
+    return importlib.import_module(METRICS[family].module).evaluate
+
+
+def run_metric_job(snakemake, evaluate: Evaluate | None = None) -> None:
+    """Everything a metric job does: log, load, evaluate, write (see the module docstring).
+
+    The family is the rule's name; ``evaluate`` defaults to the family's own function.
+    """
     log = runlog.start(snakemake.log[0])
     family = snakemake.rule
     spec = METRICS[family]
+    evaluate = evaluate or evaluate_function(family)
     params = dict(snakemake.params.metric)
     encoder = getattr(snakemake.wildcards, "encoder", PIXELS)
     experiment, seed = snakemake.wildcards.experiment, snakemake.wildcards.seed

@@ -5,7 +5,7 @@
 rule aggregate:
     input:
         records=all_metric_outputs,
-        code=[lib("records.py"), lib("stats.py"), lib("metrics", "__init__.py")],
+        code=code("aggregate.py"),
     output:
         metrics=report(
             f"{RESULTS}/tables/metrics.csv",

@@ -10,7 +10,7 @@ rule calibrate_generator:
         latents=f"{RESULTS}/generated/{{generator}}/latents.npy",
         reference=f"{RESULTS}/generated/{TRAINING_DATA}/{CALIBRATION['encoder']}.h5",
         reference_description=f"{RESULTS}/generated/{TRAINING_DATA}/sample_set.json",
-        code=[lib("calibration.py"), lib("metrics", "mccs.py"), lib("generators.py")],
+        code=code("calibrate_generator.py"),
     output:
         gmm=f"{RESULTS}/calibration/{{generator}}/gmm_prior.npz",
         rejection=f"{RESULTS}/calibration/{{generator}}/rejection_prior.npz",
@@ -35,7 +35,7 @@ rule evaluate_calibration:
         images=calibration_images,
         latents=calibration_latents,
         reference=f"{RESULTS}/generated/{TRAINING_DATA}/{CALIBRATION['encoder']}.h5",
-        code=[lib("calibration.py"), lib("calibration_plots.py"), lib("metrics", "mccs.py")],
+        code=code("evaluate_calibration.py"),
     output:
         table=f"{RESULTS}/calibration/{{generator}}/evaluation.csv",
         png=report(
@@ -67,6 +67,7 @@ rule evaluate_calibration:
 rule calibration_table:
     input:
         reports=calibration_reports,
+        code=code("calibration_table.py"),
     output:
         f"{RESULTS}/tables/calibration.csv",
     conda:

@@ -3,7 +3,7 @@ import os
 import sys
 from pathlib import Path
 
-from snakemake.utils import validate
+from snakemake.utils import update_config, validate
 
 # Import the library from this checkout - at parse time and in every job (jobs inherit the
 # environment) - so the code that runs is exactly the code declared as rule input below, also
@@ -14,7 +14,14 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join(p for p in (LIBRARY_ROOT, os.environ.get("PYTHONPATH")) if p)
 )
 
-from modedrop.config import canonicalise, check_schema, check_semantics, metric_params
+from modedrop.config import (
+    canonicalise,
+    check_schema,
+    check_semantics,
+    metric_params,
+    typed_overrides,
+)
+from modedrop.dependencies import code_files
 from modedrop.indices import (
     Design,
     Experiment,
@@ -23,6 +30,9 @@ from modedrop.indices import (
     sample_reference,
 )
 from modedrop.metrics import METRICS as METRIC_SPECS, PIXELS
+
+# `--config key=value` overrides: typed like the YAML of a config file, then applied again.
+update_config(config, typed_overrides(dict(workflow.config_settings.config)))
 
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 check_schema(config, SCHEMA)  # readable errors first; validate() then fills in the defaults
@@ -48,7 +58,7 @@ ENCODERS = FEATURE_ENCODERS + [PIXELS] * any(
 FIRST_SEED = config["seeds"][0]
 
 
-# ----- generative-model studies (seeds 001, 002, 004) -----------------------------------------
+# ----- generative-model studies (Mehta; Martina-Perez; Wu et al.) -----------------------------------------
 # The toy study does not depend on the image data set: its results are shared by every config.
 TOY_RESULTS = "results/gan_toy"
 TOY = config["gan_toy"]
@@ -87,9 +97,17 @@ wildcard_constraints:
     calibration="|".join(CALIBRATIONS),
 
 
-def lib(*parts):
-    """Absolute path of a library module: declared as input so code edits re-run its jobs."""
-    return str(Path(workflow.basedir, "workflow", "modedrop", *parts))
+def library_file(*parts):
+    """Absolute path of a file of the library (a data file a rule reads, e.g. statistics)."""
+    return str(Path(LIBRARY_ROOT, "modedrop", *parts))
+
+
+def code(script, *modules):
+    """A rule's code inputs: its script and every library module the script imports, directly
+    or not, read from the import statements at parse time (modedrop.dependencies). Editing a
+    module re-runs exactly the jobs that execute it. ``modules``: ones the script imports by
+    name at run time (the generic metric script's evaluate module)."""
+    return code_files(Path(workflow.basedir, "workflow", "scripts", script), LIBRARY_ROOT, modules)
 
 
 # ----- data set -------------------------------------------------------------------------------
@@ -257,20 +275,6 @@ def metric_outputs(metric):
 def all_metric_outputs(wildcards):
     return [path for metric in METRICS for path in metric_outputs(metric)]
 
-
-def metric_code(family, *metric_modules):
-    """Library modules a metric job runs: the metric's module(s), its evaluate module and the
-    plumbing (``metric_modules`` default to ``metrics/<family>.py``)."""
-    modules = metric_modules or (f"{family}.py",)
-    return [
-        *(lib("metrics", module) for module in modules),
-        lib("evaluate", f"{family}.py"),
-        lib("metrics", "__init__.py"),
-        lib("jobs.py"),
-        lib("features.py"),
-        lib("records.py"),
-        lib("indices.py"),
-    ]
 
 
 def experiment_figure_targets():
@@ -459,14 +463,6 @@ def generator_files(wildcards):
         files.append(spec["prior"])
     return files
 
-
-def generator_code(wildcards):
-    """Library modules that make a sample set: the calibration module only for calibrated
-    samplers, so editing it does not regenerate (and re-embed) every sample set."""
-    code = [lib("generators.py")]
-    if wildcards.generator in CALIBRATED_GENERATORS:
-        code.append(lib("calibration.py"))
-    return code
 
 
 def scored_sets(wildcards):

@@ -8,8 +8,8 @@ if DATASET == "synthfaces":
 
     rule synthfaces:
         input:
-            code=[lib("data", "synthfaces.py"), lib("data", "celeba_format.py")],
-            stats=lib("data", "celeba_stats.json"),
+            code=code("make_synthfaces.py"),
+            stats=library_file("data", "celeba_stats.json"),
         output:
             images=directory(DATA["images"]),
             attributes=DATA["attributes"],
@@ -32,7 +32,7 @@ if NEEDS_DOWNLOAD:
 
     rule download_celeba:
         input:
-            code=[lib("data", "celeba.py"), lib("data", "celeba_format.py")],
+            code=code("download_celeba.py"),
         output:
             images=directory(f"{CELEBA_DOWNLOAD_DIR}/img_align_celeba"),
             attributes=f"{CELEBA_DOWNLOAD_DIR}/list_attr_celeba.txt",
@@ -54,7 +54,7 @@ rule verify_dataset:
         attributes=DATA["attributes"],
         partition=DATA["partition"],
         identities=DATA["identities"],
-        code=[lib("data", "celeba.py"), lib("data", "celeba_format.py"), lib("data", "images.py")],
+        code=code("verify_dataset.py"),
     output:
         MANIFEST,
     params:

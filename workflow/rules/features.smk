@@ -6,16 +6,7 @@ rule extract_features:
         images=DATA["images"],
         attributes=DATA["attributes"],
         manifest=MANIFEST,
-        code=[
-            lib("extraction.py"),
-            lib("chunks.py"),
-            lib("features.py"),
-            lib("data", "images.py"),
-            lib("encoders", "base.py"),
-            lib("encoders", "timm_wrapper.py"),
-            lib("encoders", "weights.py"),
-            lib("encoders", "{encoder}.py"),
-        ],
+        code=code("extract_features.py"),
         weights=configured_weights_input,
     output:
         cache=f"{RESULTS}/features/{{encoder}}.h5",

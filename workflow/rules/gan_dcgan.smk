@@ -8,7 +8,7 @@ rule gan_training_set:
         images=DATA["images"],
         attributes=DATA["attributes"],
         manifest=MANIFEST,
-        code=[lib("gan", "training_set.py"), lib("data", "images.py")],
+        code=code("gan_training_set.py"),
     output:
         f"{RESULTS}/gan/training_set.h5",
     params:
@@ -30,7 +30,7 @@ rule gan_training_set:
 rule train_dcgan:
     input:
         training_set=f"{RESULTS}/gan/training_set.h5",
-        code=[lib("gan", "dcgan.py"), lib("gan", "training_set.py"), lib("metrics", "ndb.py")],
+        code=code("train_dcgan.py"),
     output:
         generator=f"{RESULTS}/gan/dcgan/z{{latent}}/generator.pt",
         history=f"{RESULTS}/gan/dcgan/z{{latent}}/history.csv",
@@ -55,7 +55,7 @@ rule plot_dcgan:
     input:
         histories=dcgan_run_files("history.csv"),
         finals=dcgan_run_files("final_samples.npz"),
-        code=[lib("gan", "dcgan_plots.py"), lib("plots.py")],
+        code=code("plot_dcgan.py"),
     output:
         table=f"{RESULTS}/tables/dcgan_ndb.csv",
         curves_png=report(

@@ -5,7 +5,7 @@
 
 rule train_toy_gan:
     input:
-        code=[lib("gan", "toy_training.py"), lib("gan", "toy_data.py"), lib("metrics", "ndb.py")],
+        code=code("train_toy_gan.py"),
     output:
         history=f"{TOY_RESULTS}/{{toy}}/z{{latent}}/history.csv",
         snapshots=f"{TOY_RESULTS}/{{toy}}/z{{latent}}/snapshots.npz",
@@ -26,7 +26,7 @@ rule train_toy_gan:
 rule aggregate_toy_gan:
     input:
         histories=toy_run_histories,
-        code=[lib("stats.py")],
+        code=code("aggregate_toy_gan.py"),
     output:
         summary=f"{TOY_RESULTS}/tables/toy_gan_summary.csv",
         final=f"{TOY_RESULTS}/tables/toy_gan_final.csv",
@@ -44,7 +44,7 @@ rule plot_toy_gan:
     input:
         summary=f"{TOY_RESULTS}/tables/toy_gan_summary.csv",
         snapshots=toy_snapshots,
-        code=[lib("gan", "toy_plots.py"), lib("gan", "toy_data.py"), lib("plots.py")],
+        code=code("plot_toy_gan.py"),
     output:
         snapshots_png=report(
             f"{TOY_RESULTS}/figures/toy_{{toy}}_snapshots.png",

@@ -6,7 +6,7 @@
 rule generate_sample_set:
     input:
         generator=generator_files,
-        code=generator_code,
+        code=code("generate_sample_set.py"),
     output:
         images=f"{RESULTS}/generated/{{generator}}/images.zip",
         latents=f"{RESULTS}/generated/{{generator}}/latents.npy",
@@ -29,7 +29,7 @@ rule training_sample_set:
     input:
         training_set=f"{RESULTS}/gan/training_set.h5",
         identities=DATA["identities"],
-        code=[lib("gan", "training_set.py"), lib("generators.py")],
+        code=code("training_sample_set.py"),
     output:
         images=f"{RESULTS}/generated/{TRAINING_DATA}/images.zip",
         description=f"{RESULTS}/generated/{TRAINING_DATA}/sample_set.json",
@@ -50,16 +50,7 @@ rule embed_sample_set:
     input:
         images=f"{RESULTS}/generated/{{sample_set}}/images.zip",
         description=f"{RESULTS}/generated/{{sample_set}}/sample_set.json",
-        code=[
-            lib("extraction.py"),
-            lib("chunks.py"),
-            lib("features.py"),
-            lib("data", "images.py"),
-            lib("encoders", "base.py"),
-            lib("encoders", "timm_wrapper.py"),
-            lib("encoders", "weights.py"),
-            lib("encoders", "{gan_encoder}.py"),
-        ],
+        code=code("embed_sample_set.py"),
     output:
         cache=f"{RESULTS}/generated/{{sample_set}}/{{gan_encoder}}.h5",
     params:
@@ -83,15 +74,7 @@ rule score_sample_set:
     input:
         features=f"{RESULTS}/generated/{{generator}}/{{gan_encoder}}.h5",
         reference=f"{RESULTS}/generated/{TRAINING_DATA}/{{gan_encoder}}.h5",
-        code=[
-            lib("gan", "evaluation.py"),
-            lib("metrics", "rankme.py"),
-            lib("metrics", "frechet.py"),
-            lib("metrics", "kid.py"),
-            lib("metrics", "prdc.py"),
-            lib("metrics", "vendi.py"),
-            lib("features.py"),
-        ],
+        code=code("score_sample_set.py"),
     output:
         f"{RESULTS}/generated/{{generator}}/scores_{{gan_encoder}}.json",
     params:
@@ -109,7 +92,7 @@ rule score_sample_set:
 rule generator_scores_table:
     input:
         scores=scored_sets,
-        code=[lib("gan", "evaluation.py")],
+        code=code("generator_scores_table.py"),
     output:
         f"{RESULTS}/tables/generator_scores.csv",
     conda:

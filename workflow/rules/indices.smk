@@ -6,7 +6,7 @@ rule build_reference:
     input:
         attributes=DATA["attributes"],
         manifest=MANIFEST,
-        code=[lib("indices.py"), lib("data", "celeba_format.py")],
+        code=code("build_reference.py"),
     output:
         f"{RESULTS}/indices/reference/seed{{seed}}.txt",
     params:
@@ -27,7 +27,7 @@ rule build_indices:
         identities=DATA["identities"],
         manifest=MANIFEST,
         reference=reference_index,
-        code=[lib("indices.py"), lib("data", "celeba_format.py")],
+        code=code("build_indices.py"),
     output:
         indices=expand(
             f"{RESULTS}/indices/{{{{experiment}}}}/seed{{{{seed}}}}/{{condition}}.txt",

@@ -4,7 +4,7 @@
 rule plot_experiment:
     input:
         metrics=f"{RESULTS}/tables/metrics.csv",
-        code=[lib("plots.py"), lib("stats.py"), lib("metrics", "__init__.py")],
+        code=code("plot_experiment.py"),
     output:
         png=report(
             f"{RESULTS}/figures/{{experiment}}_{{encoder}}.png",
@@ -28,7 +28,7 @@ rule plot_experiment:
 
 rule rankme_known_rank:
     input:
-        code=[lib("known_rank.py"), lib("metrics", "rankme.py"), lib("plots.py")],
+        code=code("rankme_known_rank.py"),
     output:
         table=f"{RESULTS}/tables/rankme_known_rank.csv",
         png=report(
@@ -54,7 +54,7 @@ rule plot_dataset_sample:
         images=DATA["images"],
         attributes=DATA["attributes"],
         manifest=MANIFEST,
-        code=[lib("plots.py"), lib("data", "celeba_format.py"), lib("data", "images.py")],
+        code=code("plot_dataset_sample.py"),
     output:
         png=report(
             f"{RESULTS}/figures/dataset_sample.png",
@@ -75,7 +75,7 @@ rule plot_dataset_sample:
 rule plot_detection:
     input:
         detection=f"{RESULTS}/tables/detection.csv",
-        code=[lib("plots.py"), lib("figures.py"), lib("metrics", "__init__.py")],
+        code=code("plot_detection.py"),
     output:
         png=report(
             f"{RESULTS}/figures/detection_heatmap.png",
@@ -96,7 +96,7 @@ rule plot_detection:
 rule plot_response:
     input:
         metrics=f"{RESULTS}/tables/metrics.csv",
-        code=[lib("plots.py"), lib("figures.py"), lib("indices.py"), lib("metrics", "__init__.py")],
+        code=code("plot_response.py"),
     output:
         png=report(
             f"{RESULTS}/figures/{{axis}}_response_{{experiment}}.png",
@@ -121,7 +121,7 @@ rule plot_response:
 rule plot_ndb_bins:
     input:
         result=f"{RESULTS}/metrics/{{experiment}}/{{encoder}}/ndb/seed{FIRST_SEED}.json",
-        code=[lib("plots.py"), lib("figures.py"), lib("records.py")],
+        code=code("plot_ndb_bins.py"),
     output:
         png=report(
             f"{RESULTS}/figures/ndb_bins_{{experiment}}_{{encoder}}.png",
@@ -145,7 +145,7 @@ rule plot_duplicate_pairs:
         result=f"{RESULTS}/metrics/{{experiment}}/{{encoder}}/duplicates/seed{FIRST_SEED}.json",
         images=DATA["images"],
         manifest=MANIFEST,
-        code=[lib("plots.py"), lib("figures.py"), lib("records.py"), lib("data", "images.py")],
+        code=code("plot_duplicate_pairs.py"),
     output:
         png=report(
             f"{RESULTS}/figures/duplicate_pairs_{{experiment}}_{{encoder}}.png",

@@ -7,8 +7,9 @@ import numpy as np
 from modedrop import runlog
 from modedrop.calibration import diagnose, gaussian_mixture_prior, rejection_prior
 from modedrop.gan.evaluation import read_all_features
-from modedrop.generators import load_prior, read_latents
+from modedrop.generators import read_latents
 from modedrop.metrics.mccs import calibrate_radius, calibrate_theta
+from modedrop.priors import load_prior
 
 log = runlog.start(snakemake.log[0])
 settings = snakemake.params.calibration

@@ -52,6 +52,7 @@ from modedrop import generators as interface
 from modedrop.extraction import resolve_device
 from modedrop.gan.training_set import RESOLUTIONS, draw_training_sample
 from modedrop.metrics.ndb import NDBBins, NDBResult
+from modedrop.priors import NormalPrior
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -254,7 +255,7 @@ def generate_images(generator: Generator, z: np.ndarray) -> np.ndarray:
     was_training = generator.training
     try:
         images = interface.Generator(
-            generator, interface.NormalPrior(generator.latent_dim), batch_size=_GENERATE_BATCH
+            generator, NormalPrior(generator.latent_dim), batch_size=_GENERATE_BATCH
         ).images(z)
     finally:
         generator.train(was_training)
@@ -574,7 +575,7 @@ def _evaluation(images: np.ndarray, settings: dict[str, Any]) -> _Evaluation:
     seed = settings["seed"]
     reference = draw_training_sample(len(images), settings["ndb_reference"], seed)
     bins = pixel_ndb_bins(images[reference], settings["ndb_bins"], seed, settings["ndb_n_init"])
-    latents = interface.NormalPrior(settings["latent_dim"]).sample(
+    latents = NormalPrior(settings["latent_dim"]).sample(
         settings["ndb_generated"], np.random.default_rng([seed, _LATENT_STREAM])
     )
     steps_per_epoch = settings["n_images"] // settings["batch_size"]

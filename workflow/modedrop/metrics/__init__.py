@@ -7,9 +7,13 @@ precision, recall, density and coverage); each output is one column of the study
 declares which direction is *worse* (less diverse, or further from the reference), which is
 what the detection statistics test for.
 
-To add a metric, write ``modedrop/metrics/<name>.py``, a script ``workflow/scripts/<name>.py``,
-a rule in ``workflow/rules/metrics.smk``, a config block in the schema, and one ``MetricSpec``
-below. The metric modules are not imported here, so reading the registry stays cheap.
+The workflow builds one rule per family from this registry (``workflow/rules/metrics.smk``):
+what the job reads (``input``, ``reference``, ``identities``) decides the rule's inputs, and the
+generic script ``workflow/scripts/metric.py`` runs the family's ``evaluate`` function from
+``modedrop.evaluate.<name>``. To add a metric, write ``modedrop/metrics/<name>.py`` (the pure
+function), ``modedrop/evaluate/<name>.py`` (its ``evaluate(inputs, params)``), a config block in
+the schema, and one ``MetricSpec`` below. The metric modules are not imported here, so reading
+the registry stays cheap (Snakemake reads it at parse time).
 """
 
 from __future__ import annotations
@@ -38,25 +42,29 @@ class MetricSpec:
 
     ``input``: ``"features"`` (encoder embeddings, N x D), ``"logits"`` (classifier logits,
     N x C) or ``"pixels"`` (the images themselves). ``reference``: the job also reads the
-    seed's held-out reference set (reference-based metrics, calibrations).
+    seed's held-out reference set (reference-based metrics, calibrations). ``identities``: the
+    job also reads the data set's identity table (MCCS calibrates on same-identity pairs).
     """
 
     name: str
     input: Literal["features", "logits", "pixels"]
     reference: bool
     outputs: tuple[Output, ...]
+    identities: bool = False
 
     @property
     def label(self) -> str:
+        """The axis label of the family's first output (the figure panel's title)."""
         return self.outputs[0].label
 
     @property
-    def higher_means_more_diverse(self) -> bool:
-        return self.outputs[0].worse == "lower"
+    def module(self) -> str:
+        """The module whose ``evaluate(inputs, params)`` scores one seed's conditions."""
+        return f"modedrop.evaluate.{self.name}"
 
 
-def _spec(name, input, reference, *outputs) -> MetricSpec:
-    return MetricSpec(name, input, reference, tuple(Output(*o) for o in outputs))
+def _spec(name, input, reference, *outputs, identities=False) -> MetricSpec:
+    return MetricSpec(name, input, reference, tuple(Output(*o) for o in outputs), identities)
 
 
 METRICS: dict[str, MetricSpec] = {
@@ -99,6 +107,7 @@ METRICS: dict[str, MetricSpec] = {
             ("mccs_mean", "MCCS mean (μ)", "higher"),
             ("mccs_std", "MCCS std (σ)", "higher"),
             ("mccs_worst", "MCCS of the worst-case dense mode", "higher"),
+            identities=True,
         ),
         _spec(
             "c2st",
