@@ -12,11 +12,14 @@ from modedrop.dependencies import code_files
 
 MODULES = {
     "modedrop/__init__.py": "",
-    "modedrop/a.py": "import numpy\nfrom modedrop.sub import b\n",
+    "modedrop/a.py": (
+        '"""Usage:\n\n    from modedrop import unused  # in a docstring: not run\n"""\n'
+        "import numpy\nfrom modedrop.sub import (\n    b,\n)\n"
+    ),
     "modedrop/unused.py": "",
     "modedrop/sub/__init__.py": "",
     "modedrop/sub/b.py": "from . import c\n\n\ndef lazy():\n    from ..d import thing\n",
-    "modedrop/sub/c.py": "import modedrop.sub.leaf as leaf\n",
+    "modedrop/sub/c.py": "import os, \\\n    modedrop.sub.leaf as leaf\n",
     "modedrop/sub/leaf.py": "",
     "modedrop/d.py": "thing = 1\n",
     "modedrop/dynamic.py": "from modedrop import a\n",

@@ -16,6 +16,9 @@ evaluate module of the generic metric script).
 from __future__ import annotations
 
 import ast
+import bisect
+import re
+import textwrap
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -27,6 +30,7 @@ __all__ = ["PACKAGE", "code_files", "imported_modules", "module_path"]
 PACKAGE = "modedrop"
 
 
+@cache
 def module_path(name: str, root: Path) -> Path | None:
     """The file of module ``name`` (e.g. ``modedrop.metrics``) under ``root``, or None."""
     base = Path(root, *name.split("."))
@@ -53,6 +57,41 @@ def _resolve(node: ast.ImportFrom, package: str) -> str:
     return ".".join([*base, node.module] if node.module else base)
 
 
+# The start of an import statement at any indentation, and the triple quotes that open and close
+# docstrings. Only import statements are parsed: parsing every module of every script's
+# closure whole would cost about a second at each Snakemake start.
+_IMPORT_START = re.compile(r"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+import\b|import[ \t]+\w)", re.M)
+_TRIPLE_QUOTE = re.compile(r'"""|\'\'\'')
+
+
+def _statement_end(source: str, start: int) -> int:
+    """End of the logical line at ``start``: over a parenthesised list and ``\\`` continuations."""
+    end = source.find("\n", start)
+    end = len(source) if end < 0 else end
+    if "(" in source[start:end] and ")" not in source[start:end]:
+        end = source.find(")", end) + 1 or len(source)
+    while source[start:end].rstrip().endswith("\\") and end < len(source):
+        following = source.find("\n", end + 1)
+        end = len(source) if following < 0 else following
+    return end
+
+
+def _import_statements(source: str) -> list[ast.stmt]:
+    """The import statements of ``source`` - at module level and nested in functions alike -
+    each parsed on its own. Lines inside a triple-quoted string (docstrings) are not code."""
+    quotes = [match.start() for match in _TRIPLE_QUOTE.finditer(source)]
+    statements = []
+    for match in _IMPORT_START.finditer(source):
+        if bisect.bisect(quotes, match.start()) % 2:
+            continue
+        text = textwrap.dedent(source[match.start() : _statement_end(source, match.start())])
+        try:
+            statements += ast.parse(text).body
+        except SyntaxError:
+            continue
+    return statements
+
+
 @cache
 def imported_modules(path: Path, root: Path) -> frozenset[str]:
     """Names of the ``modedrop`` modules that the file at ``path`` imports anywhere in it.
@@ -60,10 +99,9 @@ def imported_modules(path: Path, root: Path) -> frozenset[str]:
     ``from modedrop.x import y`` names ``modedrop.x`` and, when ``y`` is itself a module,
     ``modedrop.x.y``; every parent package of a named module is named too.
     """
-    tree = ast.parse(Path(path).read_text(encoding="utf-8"), filename=str(path))
     package = _package_of(Path(path), root)
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in _import_statements(Path(path).read_text(encoding="utf-8")):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
