@@ -213,21 +213,22 @@ def dry_run_jobs(workdir: Path, *args: str) -> list[dict]:
     return jobs
 
 
-def rule_graph(workdir: Path, *targets: str) -> dict[str, set[str]]:
-    """Rule -> the rules that read its outputs (Snakemake's ``--rulegraph``)."""
-    text = snakemake(workdir, "--rulegraph", "dot", *targets).stdout
-    labels = dict(re.findall(r'^\s*(\d+)\[label = "(\w+)"', text, flags=re.MULTILINE))
-    graph = {rule: set() for rule in labels.values()}
+def job_graph(workdir: Path, *targets: str) -> tuple[dict[str, str], dict[str, set[str]]]:
+    """Every job of the study (``--forceall --dag``): job id -> rule, and job id -> the jobs
+    that read its outputs."""
+    text = snakemake(workdir, "--forceall", "--dag", "dot", *targets).stdout
+    rules = dict(re.findall(r'^\s*(\d+)\[label = "(\w+)', text, flags=re.MULTILINE))
+    children: dict[str, set[str]] = {job: set() for job in rules}
     for source, sink in re.findall(r"^\s*(\d+) -> (\d+)", text, flags=re.MULTILINE):
-        graph[labels[source]].add(labels[sink])
-    return graph
+        children[source].add(sink)
+    return rules, children
 
 
-def downstream(graph: dict[str, set[str]], rules: set[str]) -> set[str]:
-    """``rules`` and every rule that reads their outputs, directly or not."""
-    reached, pending = set(rules), list(rules)
+def downstream(children: dict[str, set[str]], jobs: set[str]) -> set[str]:
+    """``jobs`` and every job that reads their outputs, directly or not."""
+    reached, pending = set(jobs), list(jobs)
     while pending:
-        for child in graph.get(pending.pop(), ()):
+        for child in children.get(pending.pop(), ()):
             if child not in reached:
                 reached.add(child)
                 pending.append(child)
@@ -235,13 +236,16 @@ def downstream(graph: dict[str, set[str]], rules: set[str]) -> set[str]:
 
 
 def declared_inputs(workdir: Path, *targets: str) -> dict[str, set[str]]:
-    """Rule -> every input file its finished jobs declared (``--detailed-summary``)."""
-    text = snakemake(workdir, "--detailed-summary", *targets).stdout
+    """Rule -> every input file its jobs declare (the ``input:`` lines of a forced dry run)."""
+    result = snakemake(workdir, "--dry-run", "--forceall", *targets)
     inputs: dict[str, set[str]] = collections.defaultdict(set)
-    for line in text.splitlines()[1:]:
-        fields = line.split("\t")
-        if len(fields) >= 5 and fields[4] not in ("", "-"):
-            inputs[fields[2]].update(fields[4].split(","))
+    rule = None
+    for line in (result.stdout + result.stderr).splitlines():
+        started = re.match(r"^(?:local)?rule (\w+):$", line)
+        if started:
+            rule = started.group(1)
+        elif rule and line.startswith("    input: "):
+            inputs[rule].update(line.removeprefix("    input: ").split(", "))
     return dict(inputs)
 
 
