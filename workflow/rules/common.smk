@@ -58,7 +58,7 @@ ENCODERS = FEATURE_ENCODERS + [PIXELS] * any(
 FIRST_SEED = config["seeds"][0]
 
 
-# ----- generative-model studies (Mehta; Martina-Perez; Wu et al.) -----------------------------------------
+# ----- generative-model studies (Mehta; Martina-Perez; Wu et al.) ----------------------------
 # The toy study does not depend on the image data set: its results are shared by every config.
 TOY_RESULTS = "results/gan_toy"
 TOY = config["gan_toy"]
@@ -276,7 +276,6 @@ def all_metric_outputs(wildcards):
     return [path for metric in METRICS for path in metric_outputs(metric)]
 
 
-
 def experiment_figure_targets():
     """(experiment, encoder) pairs that get a figure: every encoder used by some metric."""
     return expand(
@@ -462,7 +461,6 @@ def generator_files(wildcards):
     if spec.get("prior", "normal") not in ("normal", "uniform"):
         files.append(spec["prior"])
     return files
-
 
 
 def scored_sets(wildcards):
