@@ -35,8 +35,11 @@ from modedrop.metrics import METRICS as METRIC_SPECS, PIXELS
 update_config(config, typed_overrides(dict(workflow.config_settings.config)))
 
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
-check_schema(config, SCHEMA)  # readable errors first; validate() then fills in the defaults
-validate(config, schema="../schemas/config.schema.yaml")
+try:  # validate() fills in the defaults; on a bad config, list every problem readably instead
+    validate(config, schema="../schemas/config.schema.yaml")
+except WorkflowError:
+    check_schema(config, SCHEMA)
+    raise
 check_semantics(config)
 canonicalise(config)  # key order is not part of a study: it changes no params and no plan
 
