@@ -120,15 +120,15 @@ def evaluate_function(family: str) -> Evaluate:
     return importlib.import_module(METRICS[family].module).evaluate
 
 
-def run_metric_job(snakemake, evaluate: Evaluate | None = None) -> None:
+def run_metric_job(snakemake) -> None:
     """Everything a metric job does: log, load, evaluate, write (see the module docstring).
 
-    The family is the rule's name; ``evaluate`` defaults to the family's own function.
+    The family is the rule's name; its ``evaluate`` function comes from :attr:`MetricSpec.module`.
     """
     log = runlog.start(snakemake.log[0])
     family = snakemake.rule
     spec = METRICS[family]
-    evaluate = evaluate or evaluate_function(family)
+    evaluate = evaluate_function(family)
     params = dict(snakemake.params.metric)
     encoder = getattr(snakemake.wildcards, "encoder", PIXELS)
     experiment, seed = snakemake.wildcards.experiment, snakemake.wildcards.seed
