@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 
-from modedrop.metrics._checks import feature_matrix, positive_int
+from modedrop.metrics._checks import feature_matrix, generator, positive_int
 
 __all__ = [
     "BUILTIN_PRIORS",
@@ -93,15 +93,6 @@ def latent_rows(latents: Any, name: str = "latents", *, min_rows: int = 1) -> np
         dtype=np.float64,
         size_message="latent codes are rows of shape (n, latent_dim); at least 1 is needed.",
     )
-
-
-def _rng(rng: Any) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(
-            f"rng must be a numpy.random.Generator, got {type(rng).__name__}; pass "
-            "numpy.random.default_rng(seed)."
-        )
-    return rng
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:
@@ -218,7 +209,7 @@ class GaussianMixturePrior:
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` latent codes, float32 (n, latent_dim): a component by weight, then its Gaussian."""
-        n, rng = _count_n(n), _rng(rng)
+        n, rng = _count_n(n), generator(rng)
         component = rng.choice(self.n_components, size=n, p=self.weights)
         noise = rng.standard_normal((n, self.latent_dim))
         return (self.means[component] + noise * np.sqrt(self.variances)).astype(np.float32)
@@ -414,7 +405,7 @@ class RejectionPrior:
         Raises when more than ``max_draws`` base latents (default ``1000 n``, at least 100,000)
         are needed: the region then holds nearly all of the base prior's mass.
         """
-        n, rng = _count_n(n), _rng(rng)
+        n, rng = _count_n(n), generator(rng)
         limit = max(_MAX_DRAWS_PER_LATENT * n, _MIN_MAX_DRAWS) if max_draws is None else max_draws
         limit = positive_int(limit, "max_draws")
         kept: list[np.ndarray] = []

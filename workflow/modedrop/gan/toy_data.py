@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from modedrop.metrics._checks import feature_matrix
+from modedrop.metrics._checks import feature_matrix, generator
 from modedrop.metrics.ndb import NDBBins
 from modedrop.metrics.rankme import rankme
 
@@ -73,15 +73,6 @@ def _points(points: Any, name: str = "points") -> np.ndarray:
             f"{name} must have 2 columns (x, y) for a 2-D toy data set, got shape {x.shape}."
         )
     return x
-
-
-def _check_rng(rng: Any) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(
-            f"rng must be a numpy.random.Generator, got {type(rng).__name__}; pass "
-            "numpy.random.default_rng(seed)."
-        )
-    return rng
 
 
 def _check_n(n: Any) -> int:
@@ -227,7 +218,7 @@ class GaussianModes(ToyDataset):
         self.limits = ((lo, hi), (lo, hi))
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        n, rng = _check_n(n), _check_rng(rng)
+        n, rng = _check_n(n), generator(rng)
         mode = rng.integers(self.n_modes, size=n)
         noise = rng.standard_normal((n, 2))
         return (self.centers[mode] + self.std * noise).astype(np.float32)
@@ -269,7 +260,7 @@ class ArcModes(ToyDataset):
         self.limits = limits
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        n, rng = _check_n(n), _check_rng(rng)
+        n, rng = _check_n(n), generator(rng)
         mode = rng.integers(self.n_modes, size=n)
         start, end = self.angles[mode, 0], self.angles[mode, 1]
         angle = start + (end - start) * rng.random(n)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-__all__ = ["feature_matrix", "positive_int", "same_width", "unit_rows"]
+__all__ = ["feature_matrix", "generator", "positive_int", "same_width", "unit_rows"]
 
 
 def feature_matrix(
@@ -144,3 +144,13 @@ def unit_rows(x: np.ndarray, name: str, *, in_place: bool = False) -> np.ndarray
         x /= norms[:, None]
         return x
     return x / norms[:, None]
+
+
+def generator(rng: Any) -> np.random.Generator:
+    """``rng`` itself when it is a numpy Generator; otherwise an error saying how to make one."""
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(
+            f"rng must be a numpy.random.Generator, got {type(rng).__name__}; pass "
+            "numpy.random.default_rng(seed)."
+        )
+    return rng
