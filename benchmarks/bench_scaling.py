@@ -52,7 +52,7 @@ def stage_of(path: Path) -> str | None:
     if parts[0] == "features":
         return "extract_features"
     if parts[0] == "indices":
-        return "build_reference" if path.stem.startswith("reference") else "build_indices"
+        return "build_indices"
     if parts[0] == "figures" or path.stem.startswith("plot"):
         return "figures"
     return path.stem

@@ -51,7 +51,8 @@ def scaled_config(
             # joint balance: the unbiased condition needs a multiple of 2^(target attributes)
             step = 2 ** len(block["attributes"])
             block["size"] = max(16, step * round(block["size"] * fraction / step))
-        config["reference"]["size"] = max(16, round(config["reference"]["size"] * fraction))
+        if config["reference"]["size"] is not None:  # null: each experiment's own size
+            config["reference"]["size"] = max(16, round(config["reference"]["size"] * fraction))
     return config
 
 

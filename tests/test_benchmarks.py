@@ -131,7 +131,6 @@ def test_growth_exponent_recovers_a_power_law():
         ("metrics/drop_male/efficientnet_lite0/prdc/seed1.tsv", "prdc"),
         ("features/efficientnet_lite0.tsv", "extract_features"),
         ("features/efficientnet_lite0_throughput.tsv", None),
-        ("indices/reference_seed1.tsv", "build_reference"),
         ("indices/drop_male_seed1.tsv", "build_indices"),
         ("synthfaces.tsv", "synthfaces"),
     ],

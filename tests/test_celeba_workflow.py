@@ -65,10 +65,10 @@ def test_full_size_dry_run_plans_the_paper_jobs(workdir, tmp_path, celeba_meta):
     per_seed = experiments * seeds
     assert plan == {
         "verify_dataset": 1,
-        "build_reference": seeds,
         "build_indices": per_seed,  # 15 jobs, 8 index files each
         "extract_features": 4,  # vicreg_resnet50, dino_resnet50, inception_v3, dlib_face
         "rankme": per_seed * representation,
+        "inception_score_features": per_seed * representation,  # Haratian's "VicReg + IS"
         "inception_score": per_seed,  # inception_v3
         "fd_kd": per_seed * 3,  # FID on inception_v3, FD on the two representation encoders
         "prdc": per_seed * representation,
@@ -86,6 +86,9 @@ def test_full_size_dry_run_plans_the_paper_jobs(workdir, tmp_path, celeba_meta):
         "plot_duplicate_pairs": experiments * 2,
         "rankme_known_rank": 1,
         "plot_dataset_sample": 1,
+        "plot_paper": experiments * representation,  # Haratian's Figures 2-5
+        "null_calibration": 1,
+        "headline": 1,
         # The generator studies at the seeds' scale.
         "train_toy_gan": 9,  # 3 toy data sets x latent sizes 1, 2, 4 (seeds in one job)
         "aggregate_toy_gan": 1,

@@ -18,12 +18,14 @@ from modedrop.indices import (
     InfeasibleExperimentError,
     build_indices,
     check_feasible,
+    describe_subsets,
     marginal_allocation,
     read_index,
     sample_condition,
-    sample_reference,
+    with_random_attribute,
     write_index,
 )
+from modedrop.reference import REFERENCE, experiment_indices
 
 
 def planted_table(n: int = 2000, seed: int = 0) -> pd.DataFrame:
@@ -163,8 +165,8 @@ def _paper_experiments() -> dict[str, Experiment]:
 def test_paper_protocol_on_real_celeba_metadata(celeba_meta):
     """Every index file of config/celeba.yaml from the real 202,599 rows: feasible, fast, pinned.
 
-    3 experiments x 5 seeds x 8 conditions (the seed's three, three doses, two collapse
-    fractions), each seed's held-out reference excluded, plus the 5 references.
+    3 experiments x 5 seeds x (8 conditions - the seed's three, three doses, two collapse
+    fractions - and the experiment's balanced reference, drawn first and never evaluated).
     """
     from modedrop.data.celeba_format import read_attributes, read_identities
 
@@ -178,23 +180,37 @@ def test_paper_protocol_on_real_celeba_metadata(celeba_meta):
         "drop_three": 21_760,
         "control_random": 51_200,
     }
+    assert (design.reference_size, design.reference_distribution) == (1600, "balanced")
     start = time.perf_counter()
     digest = hashlib.sha256()
     for seed in (1, 2, 3, 4, 5):
-        reference = sample_reference(table.index, design.reference_size, seed)
-        digest.update("".join(f"{n}\n" for n in reference).encode())
         for name, experiment in sorted(experiments.items()):
-            subsets = build_indices(
-                table, experiment, seed, design=design, exclude=reference, identities=identities
+            subsets = experiment_indices(
+                table, experiment, seed, design=design, identities=identities
             )
+            reference = subsets.pop(REFERENCE)
+            assert len(reference) == 1600 == len(set(reference))
+            digest.update(f"{name}/{seed}/reference\n".encode())
+            digest.update("".join(f"{n}\n" for n in reference).encode())
             assert list(subsets) == list(design.conditions)
             for condition, names in subsets.items():
                 assert len(names) == experiment.sizes["unbiased"] == len(set(names))
                 assert not set(names) & set(reference)
                 digest.update(f"{name}/{seed}/{condition}\n".encode())
                 digest.update("".join(f"{n}\n" for n in names).encode())
+            shares = describe_subsets(
+                {"reference": reference, "unbiased": subsets["unbiased"]},
+                with_random_attribute(table, experiment.attributes),
+                experiment.attributes,
+            )
+            assert shares["reference"]["fraction_positive"] == {
+                a: 0.5 for a in experiment.attributes
+            }
+            assert shares["unbiased"]["fraction_positive"] == {
+                a: 0.5 for a in experiment.attributes
+            }
     seconds = time.perf_counter() - start
-    assert seconds < 60, f"building the 125 paper index files took {seconds:.1f} s"
+    assert seconds < 60, f"building the 135 paper index files took {seconds:.1f} s"
     # A regression pin of every file's content: the RNG algorithm must not drift across
     # platforms or library versions (PCG64 + SeedSequence + stable argsort of doubles + HiGHS).
     assert digest.hexdigest() == PINNED_PAPER_INDICES_SHA256
@@ -213,5 +229,5 @@ def test_paper_protocol_on_real_celeba_metadata(celeba_meta):
     assert cells.min() == 2307 and cells.max() <= 2720 + 207
 
 
-PINNED_PAPER_INDICES_SHA256 = "19f3b494ddaf26359afda671f3f33855242df8e4e700b3e73d139d93ebc04356"
+PINNED_PAPER_INDICES_SHA256 = "4054993e5f393b96491c9a9250af88dbd3c14638e6e6acf994ec9c420c878c37"
 PINNED_FIRST_THREE = ["000159.jpg", "000183.jpg", "000226.jpg"]

@@ -13,12 +13,20 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from workflow_helpers import FEATURES, TINY, planned_jobs, snakemake, write_config
+from modedrop.indices import read_index
+from workflow_helpers import (
+    FEATURES,
+    TINY,
+    assert_references_balanced_and_held_out,
+    planned_jobs,
+    snakemake,
+    write_config,
+)
 
 pytestmark = pytest.mark.slow
 
 CONDITIONS = ("unbiased", "target", "nontarget", "dose50", "collapse50")
-OUTPUTS_PER_CONDITION = 1 + 1 + 2 + 6 + 1 + 4 + 3 + 2 + 1 + 3  # every output of every family
+OUTPUTS_PER_CONDITION = 1 + 1 + 1 + 2 + 6 + 1 + 4 + 3 + 2 + 1 + 3  # every output of every family
 
 
 @pytest.fixture
@@ -29,14 +37,13 @@ def study(tiny_study) -> Path:
 
 def test_tiny_study_produces_every_output(study):
     results = study / "results" / "synthfaces"
+    assert_references_balanced_and_held_out(results, TINY)
     for seed in TINY["seeds"]:
-        reference = set((results / "indices" / "reference" / f"seed{seed}.txt").read_text().split())
-        assert len(reference) == TINY["reference"]["size"]
         for experiment, block in TINY["experiments"].items():
+            folder = results / "indices" / experiment / f"seed{seed}"
+            assert len(read_index(folder / "reference.txt")) == TINY["reference"]["size"]
             for condition in CONDITIONS:
-                index = results / "indices" / experiment / f"seed{seed}" / f"{condition}.txt"
-                names = index.read_text().split()
-                assert len(names) == block["size"] and not reference & set(names)
+                assert len(read_index(folder / f"{condition}.txt")) == block["size"]
             for metric in TINY["metrics"]:
                 encoder = "pixels" if metric == "ms_ssim" else FEATURES
                 assert (
@@ -53,6 +60,9 @@ def test_tiny_study_produces_every_output(study):
         ),
         "rankme_known_rank",
         "dataset_sample",
+        *(f"paper/{e}_{FEATURES}" for e in TINY["experiments"]),
+        "null_calibration",
+        "headline",
     ]
     for name in figures:
         for ext in ("png", "pdf"):
@@ -72,6 +82,8 @@ def test_tiny_study_produces_every_output(study):
     summary = pd.read_csv(results / "tables" / "summary.csv")
     assert {"mean", "std", "n", "ci95_low", "ci95_high"} <= set(summary.columns)
     assert (summary["n"] == 2).all()
+    for name in ("null_calibration", "headline"):
+        assert len(pd.read_csv(results / "tables" / f"{name}.csv")) == OUTPUTS_PER_CONDITION
     detection = pd.read_csv(results / "tables" / "detection.csv")
     assert len(detection) == 2 * (len(CONDITIONS) - 1) * OUTPUTS_PER_CONDITION
     assert {"hedges_g", "p_holm", "auroc", "detected"} <= set(detection.columns)
@@ -93,6 +105,9 @@ TABLE_FIGURES = {
     "plot_experiment": 4,
     "plot_detection": 1,
     "plot_response": 4,
+    "plot_paper": 2,
+    "null_calibration": 1,
+    "headline": 1,
     "all": 1,
 }
 
@@ -117,7 +132,6 @@ def test_adding_a_seed_embeds_nothing(study):
     config = {**TINY, "seeds": [1, 2, 3]}
     plan = planned_jobs(study, "--configfile", write_config(study, config, "seed.yaml"))
     assert plan == {
-        "build_reference": 1,
         "build_indices": 2,
         **{family: 2 for family in TINY["metrics"]},
         **TABLE_FIGURES,

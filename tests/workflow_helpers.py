@@ -89,6 +89,7 @@ TINY = {
     "metrics": {
         "rankme": {"encoders": [FEATURES]},
         "inception_score": {"encoders": [FEATURES], "splits": 2},
+        "inception_score_features": {"splits": 2},
         "fd_kd": {"encoders": [FEATURES], "kid_subsets": 10, "kid_subset_size": 16},
         "prdc": {"encoders": [FEATURES], "k": 3, "improved_k": 2},
         "vendi": {"encoders": [FEATURES]},
@@ -295,3 +296,36 @@ def library_modules_run_by(script: Path, extra: tuple[str, ...], library: Path) 
         for name, m in finder.modules.items()
         if name.split(".")[0] == "modedrop" and m.__file__
     }
+
+
+def assert_references_balanced_and_held_out(
+    results: Path, config: dict, attributes: Path | None = None
+) -> int:
+    """Every (experiment, seed) of a finished study: the reference shares no image with any
+    condition and has the same share of each target attribute at +1 as ``unbiased`` (within
+    one image). Returns the number of (experiment, seed) folders checked."""
+    from modedrop.data.celeba_format import read_attributes
+    from modedrop.indices import read_index, with_random_attribute
+
+    table = read_attributes(attributes or results / "data" / "list_attr_celeba.txt")
+    checked = 0
+    for experiment, block in config["experiments"].items():
+        targets = block["attributes"]
+        values = with_random_attribute(table, targets)
+        for seed in config["seeds"]:
+            folder = results / "indices" / experiment / f"seed{seed}"
+            reference = read_index(folder / "reference.txt")
+            unbiased = read_index(folder / "unbiased.txt")
+            for index in sorted(folder.glob("*.txt")):
+                if index.name != "reference.txt":
+                    overlap = set(reference) & set(read_index(index))
+                    assert not overlap, f"{index} shares {len(overlap)} images with the reference"
+            for attribute in targets:
+                in_reference = int((values.loc[reference, attribute] == 1).sum())
+                share = (values.loc[unbiased, attribute] == 1).mean()
+                assert abs(in_reference - share * len(reference)) <= 1, (
+                    f"{folder}: {attribute} +1 in {in_reference} of {len(reference)} reference "
+                    f"images but in {share:.4f} of unbiased"
+                )
+            checked += 1
+    return checked

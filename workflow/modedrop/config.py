@@ -128,6 +128,18 @@ def check_semantics(config: Mapping) -> None:
         )
 
 
+def resolve_paired_encoders(config: dict) -> dict:
+    """Fill in ``metrics.inception_score_features.encoders: null`` with RankMe's encoders.
+
+    Haratian (2024), "RankMe for Detecting Mode-Drop in Generative AI", pairs RankMe with the
+    IS formula on the same encoder's outputs, so by default every RankMe encoder gets both.
+    """
+    block = config.get("metrics", {}).get("inception_score_features")
+    if block is not None and block.get("encoders") is None:
+        block["encoders"] = list(config["metrics"].get("rankme", {}).get("encoders", []))
+    return config
+
+
 def typed_overrides(values):
     """``--config key=value`` values typed as YAML types them (numbers, booleans, null).
 

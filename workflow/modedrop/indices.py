@@ -31,10 +31,10 @@ Beyond the seed's three conditions, a :class:`Design` adds, for every experiment
   random), at least ``collapse_identities`` of them and as many more as needed to supply f x size
   distinct images; the images are drawn at random from their union.
 
-The held-out **reference** of the reference-based metrics (FD, KID, PRDC, NDB, C2ST) is a
-uniform random sample of the data set - so it has the natural attribute distribution - drawn
-per seed (:func:`sample_reference`). Every evaluated subset of that seed is drawn from the other
-images, so no image is in both (``exclude`` of :func:`build_indices`).
+The held-out **reference** of the reference-based metrics (FD, KID, PRDC, NDB, C2ST) is drawn
+first, per (experiment, seed), and every condition from the other images (``exclude`` of
+:func:`build_indices`): :mod:`modedrop.reference` draws it balanced like the unbiased condition
+(default) or as a uniform sample of the data set (:func:`sample_reference`).
 
 The pseudo-attribute ``Random`` (:data:`RANDOM_ATTRIBUTE`) is +1 for a fixed random half of the
 images (a SHA-256 of the image name): an experiment on it is a negative control - a split that
@@ -54,7 +54,7 @@ import dataclasses
 import hashlib
 import itertools
 import os
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +67,7 @@ RANDOM_ATTRIBUTE = "Random"
 DOSE_PREFIX = "dose"
 COLLAPSE_PREFIX = "collapse"
 REFERENCE_STREAM = "__reference__"
+REFERENCE_DISTRIBUTIONS: tuple[str, ...] = ("balanced", "natural")
 
 
 class InfeasibleExperimentError(ValueError):
@@ -160,18 +161,27 @@ def condition_fraction(condition: str) -> tuple[str, float]:
 class Design:
     """What every experiment gets besides its own block.
 
-    ``reference_size``: images of the held-out reference per seed (0: none);
+    ``reference_size``: images of the held-out reference per (experiment, seed); ``None``: as
+    many as the experiment's unbiased condition (:meth:`reference_size_for`); 0: none;
+    ``reference_distribution``: ``balanced`` (drawn with the unbiased condition's allocation,
+    :mod:`modedrop.reference`) or ``natural`` (a uniform sample of the data set);
     ``doses``: dose-response fractions p strictly between 0 and 1;
     ``collapse``: intra-mode-collapse fractions f; ``collapse_identities``: the fewest
     identities the replacing images come from.
     """
 
-    reference_size: int = 0
+    reference_size: int | None = 0
+    reference_distribution: str = "balanced"
     doses: tuple[float, ...] = ()
     collapse: tuple[float, ...] = ()
     collapse_identities: int = 5
 
     def __post_init__(self):
+        if self.reference_distribution not in REFERENCE_DISTRIBUTIONS:
+            raise ValueError(
+                f"reference.distribution {self.reference_distribution!r} is unknown; expected "
+                f"one of {list(REFERENCE_DISTRIBUTIONS)}"
+            )
         for dose in self.doses:
             dose_condition(dose)
         for fraction in self.collapse:
@@ -180,12 +190,20 @@ class Design:
     @classmethod
     def from_config(cls, config: Mapping) -> Design:
         collapse = config.get("intra_mode_collapse", {})
+        reference = config.get("reference", {})
         return cls(
-            reference_size=int(config.get("reference", {}).get("size", 0)),
+            reference_size=reference.get("size", 0),
+            reference_distribution=reference.get("distribution", "balanced"),
             doses=tuple(config.get("dose_response", {}).get("fractions", ())),
             collapse=tuple(collapse.get("fractions", ())),
             collapse_identities=int(collapse.get("identities", 5)),
         )
+
+    def reference_size_for(self, experiment: Experiment) -> int:
+        """Images of the experiment's reference: ``reference_size``, or the unbiased size."""
+        if self.reference_size is None:
+            return int(experiment.sizes["unbiased"])
+        return int(self.reference_size)
 
     @property
     def conditions(self) -> tuple[str, ...]:
@@ -240,13 +258,17 @@ def _joint_allocation(size: int, k: int) -> list[int]:
 
 
 def marginal_allocation(
-    combos: Sequence[tuple], capacities: Sequence[int], size: int
+    combos: Sequence[tuple],
+    capacities: Sequence[int],
+    size: int,
+    targets: Sequence[float] | None = None,
 ) -> list[int] | None:
     """Images per combination with every attribute +1 in exactly ``size / 2`` of them.
 
     Among the integer allocations ``n`` with ``0 <= n_c <= capacity_c``, ``sum(n) = size`` and,
     for every attribute, ``sum(n_c for c with that attribute +1) = size / 2``, returns one that
-    minimises ``sum_c |n_c - size / 2^k|`` (closest to joint balance). None when there is none.
+    minimises ``sum_c |n_c - target_c|``: ``target_c = size / 2^k`` (closest to joint balance)
+    unless ``targets`` are given. None when there is none.
     """
     from scipy.optimize import Bounds, LinearConstraint, milp
 
@@ -257,7 +279,7 @@ def marginal_allocation(
         )
     combos = np.asarray(combos)
     m, k = combos.shape
-    target = size / m
+    target = np.full(m, size / m) if targets is None else np.asarray(targets, dtype=float)
     # Variables: n_1..n_m (integers), then t_1..t_m >= |n_c - target| (the objective).
     objective = np.concatenate([np.zeros(m), np.ones(m)])
     equalities = np.vstack([np.ones(m), (combos == 1).T.astype(float)])
@@ -361,9 +383,16 @@ def _describe(targets: Sequence[str], combo: tuple) -> str:
 
 
 def _plans(
-    attributes: pd.DataFrame, experiment: Experiment, doses: Sequence[float] = ()
+    attributes: pd.DataFrame,
+    experiment: Experiment,
+    doses: Sequence[float] = (),
+    unbiased: Sequence[tuple[tuple, int]] | None = None,
 ) -> tuple[dict, dict]:
-    """The experiment's combination cells and every condition's checked allocation."""
+    """The experiment's combination cells and every condition's checked allocation.
+
+    ``unbiased``: the unbiased condition's allocation when it is fixed beforehand (drawn
+    together with a balanced reference, :mod:`modedrop.reference`); computed here otherwise.
+    """
     unknown = [a for a in experiment.attributes if a not in attributes.columns]
     if unknown:
         raise ValueError(
@@ -371,7 +400,14 @@ def _plans(
             f"{list(attributes.columns)}"
         )
     cells = combination_cells(attributes, experiment.attributes)
-    plans = {c: _allocation(cells, experiment, c) for c in CONDITIONS}
+    plans = {
+        c: _allocation(cells, experiment, c)
+        for c in CONDITIONS
+        if unbiased is None or c != "unbiased"
+    }
+    if unbiased is not None:
+        _check_cells_hold(cells, experiment, "unbiased", unbiased)
+        plans["unbiased"] = list(unbiased)
     for dose in doses:
         condition = dose_condition(dose)
         plan = _dose_allocation(plans["unbiased"], len(experiment.attributes), dose)
@@ -460,8 +496,13 @@ def _check_collapse(table: pd.DataFrame, experiment: Experiment, design: Design)
         )
 
 
-def _check_conditions(table: pd.DataFrame, experiment: Experiment, design: Design) -> None:
-    _plans(table, experiment, design.doses)
+def _check_conditions(
+    table: pd.DataFrame,
+    experiment: Experiment,
+    design: Design,
+    unbiased: Sequence[tuple[tuple, int]] | None = None,
+) -> None:
+    _plans(table, experiment, design.doses, unbiased)
     _check_collapse(table, experiment, design)
 
 
@@ -469,16 +510,16 @@ def _resized(experiment: Experiment, size: int) -> Experiment:
     return dataclasses.replace(experiment, sizes=dict.fromkeys(experiment.sizes, size))
 
 
-def _fits(table: pd.DataFrame, experiment: Experiment, design: Design, size: int) -> bool:
+def _fits(check: Callable[[Experiment], None], experiment: Experiment, size: int) -> bool:
     try:
-        _check_conditions(table, _resized(experiment, size), design)
+        check(_resized(experiment, size))
     except InfeasibleExperimentError:
         return False
     return True
 
 
-def _largest_common_size(
-    table: pd.DataFrame, experiment: Experiment, design: Design, largest: int | None
+def largest_common_size(
+    check: Callable[[Experiment], None], experiment: Experiment, largest: int | None
 ) -> int:
     """The largest single size every condition reaches (0: none), for the error message.
 
@@ -493,11 +534,11 @@ def _largest_common_size(
         if size < step:
             return 0
         try:
-            _check_conditions(table, _resized(experiment, size), design)
+            check(_resized(experiment, size))
             break
         except InfeasibleExperimentError as error:
             largest = error.largest
-    while _fits(table, experiment, design, size + step):
+    while _fits(check, experiment, size + step):
         size += step
     return size
 
@@ -519,12 +560,17 @@ def check_feasible(
     """
     design = design or Design()
     table = with_random_attribute(_usable(attributes, exclude), experiment.attributes)
+    check_with_advice(lambda e: _check_conditions(table, e, design), experiment)
+
+
+def check_with_advice(check: Callable[[Experiment], None], experiment: Experiment) -> None:
+    """Run ``check(experiment)``; on failure add the largest size every condition reaches."""
     try:
-        _check_conditions(table, experiment, design)
+        check(experiment)
     except InfeasibleExperimentError as error:
         if len(set(experiment.sizes.values())) > 1:
             raise
-        common = _largest_common_size(table, experiment, design, error.largest)
+        common = largest_common_size(check, experiment, error.largest)
         raise InfeasibleExperimentError(
             f"{error} {_common_size_advice(experiment, common)}", common
         ) from None
@@ -633,15 +679,18 @@ def build_indices(
     design: Design | None = None,
     exclude: Collection[str] = (),
     identities: pd.Series | None = None,
+    unbiased: Sequence[tuple[tuple, int]] | None = None,
 ) -> dict[str, list[str]]:
     """Every condition's subset for one (experiment, seed); the cells are computed once.
 
-    ``exclude`` (the seed's held-out reference) is never drawn. ``design`` adds the dose and
+    ``exclude`` (the held-out reference) is never drawn. ``design`` adds the dose and
     collapse conditions; the collapse conditions need ``identities`` (image name -> identity).
+    ``unbiased``: a fixed allocation of the unbiased condition (see :func:`_plans`).
+    :func:`modedrop.reference.experiment_indices` draws the reference and the conditions.
     """
     design = design or Design()
     table = with_random_attribute(_usable(attributes, exclude), experiment.attributes)
-    cells, plans = _plans(table, experiment, design.doses)
+    cells, plans = _plans(table, experiment, design.doses, unbiased)
     names = table.index.to_numpy()
     subsets = {c: _draw(names, cells, plan, experiment, seed, c) for c, plan in plans.items()}
     if design.collapse:

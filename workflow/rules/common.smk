@@ -19,16 +19,12 @@ from modedrop.config import (
     check_schema,
     check_semantics,
     metric_params,
+    resolve_paired_encoders,
     typed_overrides,
 )
 from modedrop.dependencies import code_files
-from modedrop.indices import (
-    Design,
-    Experiment,
-    InfeasibleExperimentError,
-    check_feasible,
-    sample_reference,
-)
+from modedrop.indices import Design, Experiment, InfeasibleExperimentError
+from modedrop.reference import check_experiment
 from modedrop.metrics import METRICS as METRIC_SPECS, PIXELS
 
 # `--config key=value` overrides: typed like the YAML of a config file, then applied again.
@@ -40,6 +36,7 @@ try:  # validate() fills in the defaults; on a bad config, list every problem re
 except WorkflowError:
     check_schema(config, SCHEMA)
     raise
+resolve_paired_encoders(config)
 check_semantics(config)
 canonicalise(config)  # key order is not part of a study: it changes no params and no plan
 
@@ -187,29 +184,29 @@ def attribute_table():
 
 
 def check_design(attributes):
-    """Every experiment feasible for every seed, its held-out reference excluded.
+    """Every experiment feasible with its held-out reference, for every seed.
 
-    Each seed's reference leaves slightly different cell counts, so an infeasible experiment is
-    reported for the seed that allows the smallest size: the size the message suggests then
-    fits every seed, and one edit of the config fixes it.
+    A balanced reference takes the same number of images from every cell whatever the seed, so
+    one seed decides; a natural reference leaves slightly different cell counts per seed, so an
+    infeasible experiment is reported for the seed that allows the smallest size: the size the
+    message suggests then fits every seed, and one edit of the config fixes it.
     """
-    references = {
-        seed: sample_reference(attributes.index, DESIGN.reference_size, seed)
-        for seed in config["seeds"]
-    }
+    natural = DESIGN.reference_distribution == "natural"
+    seeds = config["seeds"] if natural else config["seeds"][:1]
     for experiment in EXPERIMENTS.values():
         failures = []
-        for seed, reference in references.items():
+        for seed in seeds:
             try:
-                check_feasible(attributes, experiment, DESIGN, exclude=reference)
+                check_experiment(attributes, experiment, DESIGN, seed)
             except InfeasibleExperimentError as error:
                 failures.append((error.largest if error.largest is not None else -1, seed, error))
         if failures:
             _, seed, error = min(failures, key=lambda failure: failure[:2])
-            tightest = ", the tightest of the seeds" if len(references) > 1 else ""
+            which = f"seed {seed}'s natural" if natural else "the experiment's balanced"
+            size = DESIGN.reference_size_for(experiment)
             raise InfeasibleExperimentError(
-                f"{error} (Checked with seed {seed}'s held-out reference of "
-                f"{DESIGN.reference_size} images excluded{tightest}.)",
+                f"{error} (Checked with {which} held-out reference of {size} images excluded: "
+                "a smaller reference.size also leaves more images.)",
                 error.largest,
             ) from None
 
@@ -246,7 +243,8 @@ def design_params(wildcards):
 
 
 def reference_index(wildcards):
-    return f"{RESULTS}/indices/reference/seed{wildcards.seed}.txt"
+    """The held-out reference of one (experiment, seed), written by build_indices."""
+    return f"{RESULTS}/indices/{wildcards.experiment}/seed{wildcards.seed}/reference.txt"
 
 
 def condition_indices(wildcards):
@@ -330,7 +328,24 @@ def mode_drop_targets():
         f"{RESULTS}/tables/rankme_known_rank.csv",
         *figure("rankme_known_rank"),
         *figure("dataset_sample"),
+        *paper_figure_targets(),
+        f"{RESULTS}/tables/null_calibration.csv",
+        *figure("null_calibration"),
+        f"{RESULTS}/tables/headline.csv",
+        *figure("headline"),
     ]
+
+
+def paper_figure_targets():
+    """Haratian (2024)'s Figures 2-5: RankMe and IS on the same encoder, per experiment."""
+    if not {"rankme", "inception_score_features"} <= set(METRICS):
+        return []
+    return expand(
+        f"{RESULTS}/figures/paper/{{experiment}}_{{encoder}}.{{ext}}",
+        experiment=EXPERIMENTS,
+        encoder=config["metrics"]["rankme"]["encoders"],
+        ext=("png", "pdf"),
+    )
 
 
 def duplicates_figure_condition():

@@ -26,6 +26,33 @@ rule plot_experiment:
         "../scripts/plot_experiment.py"
 
 
+# Haratian (2024)'s Figures 2-5: "<Encoder> + RankMe" and "<Encoder> + IS" (IS on the encoder's
+# features, the family inception_score_features) over the unbiased, target and nontarget sets.
+rule plot_paper:
+    input:
+        metrics=f"{RESULTS}/tables/metrics.csv",
+        code=code("plot_paper.py"),
+    output:
+        png=report(
+            f"{RESULTS}/figures/paper/{{experiment}}_{{encoder}}.png",
+            caption="../report/paper_figure.rst",
+            category="Mode-drop experiments",
+            subcategory="{experiment}",
+            labels={"experiment": "{experiment}", "encoder": "{encoder}", "figure": "paper"},
+        ),
+        pdf=f"{RESULTS}/figures/paper/{{experiment}}_{{encoder}}.pdf",
+    params:
+        attributes=experiment_attributes,
+    conda:
+        "../../envs/modedrop.yaml"
+    log:
+        f"{RESULTS}/logs/figures/paper/{{experiment}}_{{encoder}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figures/paper/{{experiment}}_{{encoder}}.tsv"
+    script:
+        "../scripts/plot_paper.py"
+
+
 rule rankme_known_rank:
     input:
         code=code("rankme_known_rank.py"),

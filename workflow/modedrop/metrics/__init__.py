@@ -14,6 +14,11 @@ generic script ``workflow/scripts/metric.py`` runs the family's ``evaluate`` fun
 function), ``modedrop/evaluate/<name>.py`` (its ``evaluate(inputs, params)``), a config block in
 the schema, and one ``MetricSpec`` below. The metric modules are not imported here, so reading
 the registry stays cheap (Snakemake reads it at parse time).
+
+Two families share one formula: ``inception_score`` is the Inception Score of a classifier's
+logits, ``inception_score_features`` the same formula on an encoder's own feature vector (softmax
+over its D dimensions), the "VicReg + IS" / "Dino + IS" pairing of Haratian (2024), "RankMe for
+Detecting Mode-Drop in Generative AI".
 """
 
 from __future__ import annotations
@@ -72,6 +77,12 @@ METRICS: dict[str, MetricSpec] = {
     for spec in (
         _spec("rankme", "features", False, ("rankme", "RankMe", "lower")),
         _spec("inception_score", "logits", False, ("inception_score", "Inception Score", "lower")),
+        _spec(
+            "inception_score_features",
+            "features",
+            False,
+            ("inception_score_features", "IS on the encoder's features", "lower"),
+        ),
         _spec(
             "fd_kd",
             "features",

@@ -28,6 +28,11 @@ Which classifier: the Inception Score is defined with the Inception-v3 ImageNet 
 any other classifier (e.g. this study's offline default, EfficientNet-Lite0) this is "the IS
 formula on another classifier": it orders sets by the same principle (confident and diverse
 predictions) but its values are **not comparable with published Inception-v3 IS values**.
+
+The same function also scores an encoder's features treated as logits (softmax over the feature
+dimensions), the family ``inception_score_features``
+(:mod:`modedrop.evaluate.inception_score_features`): the "VicReg + IS" / "Dino + IS" of
+Haratian (2024), "RankMe for Detecting Mode-Drop in Generative AI".
 """
 
 from __future__ import annotations

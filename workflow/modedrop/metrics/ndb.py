@@ -4,7 +4,9 @@ Method (Richardson & Weiss 2018, "On GANs and GMMs", NeurIPS, Sec. 3; reference 
 github.com/eitanrich/gans-n-gmms, ``utils/ndb.py``):
 
 1. **Bins.** K-means with K clusters (default 100) on the reference ("training") features. Every
-   sample, reference or evaluated, belongs to the bin of its nearest centroid (L2).
+   sample, reference or evaluated, belongs to the bin of its nearest centroid (L2). Here the
+   bins may be fit on one part of the reference (``fit``) and the reference proportions measured
+   on another, disjoint part (``reference``); see "Held-out bins" below.
 2. **Per-bin test.** With ``n_r`` reference and ``n_e`` evaluated samples and bin proportions
    ``p_r``, ``p_e``, a two-proportion z-test with the pooled standard error::
 
@@ -27,8 +29,9 @@ Differences from the reference code, all deliberate:
 
 * ``z`` is signed ``evaluated - reference`` (the reference code uses ``reference - evaluated``;
   only the sign differs, p-values are the same). A dropped mode shows as negative ``z``.
-* Whitening (``whiten=True``) divides by the reference's per-dimension std with zero-variance
-  dimensions left unscaled (std 0 -> 1); the reference code adds ``1e-6`` to every std instead.
+* Whitening (``whiten=True``) divides by the per-dimension std of the rows the bins are fit on
+  with zero-variance dimensions left unscaled (std 0 -> 1); the reference code adds ``1e-6`` to
+  every std instead.
 * The reference code clusters on a random ``d // 6`` subset of dimensions when ``d > 1000`` and
   uses unseeded K-means; here all dimensions are used and K-means is seeded and run with one
   OpenMP thread (scikit-learn's multi-threaded Lloyd step reduces thread-local sums in arrival
@@ -36,6 +39,18 @@ Differences from the reference code, all deliberate:
 * The reference proportions come from the same nearest-centroid rule as the evaluated ones
   (not from K-means' own labels), so both sets are binned identically.
 * Bins are ordered by reference proportion, largest first, as in the reference code.
+* **Held-out bins** (``fit=...``, what the study uses; :func:`split_rows` draws the parts).
+  Richardson & Weiss ("On GANs and GMMs") fit K-means on the training set and measure the
+  training proportions on the same points. K-means places its boundaries to suit those very
+  points, so their proportions are not a binomial sample of the bins' mass and the z-test
+  loses its level under H0. With many dimensions per row K-means overfits and NDB/K far exceeds
+  ``alpha`` (about 0.3 at ``alpha`` 0.05 for 500 rows of a 256-D Gaussian, K = 10); in a few
+  dimensions with many rows per bin the bins absorb part of the sampling noise and NDB/K falls
+  below ``alpha`` (about 0.04) (``tests/test_ndb_null.py``). Fitting the bins on one part of
+  the reference and counting the reference proportions on a disjoint part makes the bins
+  independent of both tested samples, so each per-bin test keeps its level and E[NDB/K] is
+  about ``alpha`` under H0 (a little below where bins are nearly empty, as the test then rarely
+  rejects). ``fit=None`` fits in-sample as in the paper (kept for the GAN training monitors).
 """
 
 from __future__ import annotations
@@ -48,7 +63,7 @@ from scipy.stats import false_discovery_control, norm
 from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
-from modedrop.metrics._checks import feature_matrix, positive_int
+from modedrop.metrics._checks import feature_matrix, positive_int, same_width
 from modedrop.stats import holm
 
 __all__ = [
@@ -56,6 +71,7 @@ __all__ = [
     "NDBResult",
     "jensen_shannon_divergence",
     "ndb",
+    "split_rows",
     "two_proportion_z_test",
 ]
 
@@ -67,6 +83,43 @@ _TOO_FEW_ROWS = "NDB needs at least 1 sample and 1 feature."
 def _read_only(array: np.ndarray) -> np.ndarray:
     array.setflags(write=False)
     return array
+
+
+def split_rows(n: int, fit_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Disjoint ``(fit_rows, test_rows)`` of ``range(n)``: a seeded random part to fit bins on.
+
+    ``fit_rows`` holds ``round(n * fit_fraction)`` row indices drawn without replacement with
+    ``numpy.random.default_rng(seed)``, ``test_rows`` the other ones; both sorted, both
+    non-empty, together ``range(n)``. Fitting the NDB bins on ``fit_rows`` and measuring the
+    reference proportions on ``test_rows`` keeps the bins independent of the tested points
+    (see the module docstring).
+    """
+    n = positive_int(n, "n")
+    if n < 2:
+        raise ValueError(
+            f"split_rows needs n >= 2 rows (at least one to fit on and one to measure on), got "
+            f"n={n}. Pass more rows."
+        )
+    if isinstance(fit_fraction, bool) or not isinstance(fit_fraction, int | float | np.number):
+        raise ValueError(
+            f"fit_fraction must be a number strictly between 0 and 1, got {fit_fraction!r}."
+        )
+    fit_fraction = float(fit_fraction)
+    if not 0.0 < fit_fraction < 1.0:
+        raise ValueError(
+            f"fit_fraction must lie strictly between 0 and 1, got {fit_fraction!r}; e.g. 0.5 "
+            "fits the bins on half of the rows and measures proportions on the other half."
+        )
+    seed = positive_int(seed, "seed", minimum=0)
+    n_fit = round(n * fit_fraction)
+    if not 0 < n_fit < n:
+        raise ValueError(
+            f"fit_fraction={fit_fraction!r} of n={n} rows leaves {n_fit} rows to fit on and "
+            f"{n - n_fit} to measure on; both parts need at least one row. Use a fit_fraction "
+            f"between {1 / n:.3g} and {1 - 1 / n:.3g}, or more rows."
+        )
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[:n_fit]), np.sort(order[n_fit:])
 
 
 def two_proportion_z_test(
@@ -160,13 +213,21 @@ class NDBBins:
     Parameters
     ----------
     reference
-        N x D reference ("training"/real) features; ``n_bins <= N``.
+        N x D reference ("training"/real) features: the reference bin proportions and
+        ``n_reference = N`` of the z-test come from these rows. Without ``fit`` the bins are
+        also fit on them (``n_bins <= N``).
+    fit
+        M x D rows to fit the K-means bins (and the whitening) on, disjoint from ``reference``
+        (e.g. the two parts of :func:`split_rows`); ``n_bins <= M``. ``None`` (default) fits on
+        ``reference`` itself: in-sample bins, as in Richardson & Weiss, whose NDB/K misses
+        ``alpha`` under H0 (far above it in high dimension) because the bins are fit to the
+        points they are tested with.
     n_bins
         K, the number of K-means bins (default 100; the paper suggests N around 500 K or more
         for stable bins, and at least ~10 evaluated samples per bin for the z-test).
     whiten
-        Standardise every dimension with the reference's mean and std (std 0 -> 1) before
-        clustering and before assigning evaluated samples.
+        Standardise every dimension with the fit set's mean and std (std 0 -> 1) before
+        clustering and before assigning reference and evaluated samples.
     seed
         ``random_state`` of K-means (k-means++ initialisation).
     n_init
@@ -178,13 +239,16 @@ class NDBBins:
     ----------
     centers : (K, D) array, in the (whitened, if ``whiten``) space the distances are taken in.
     mean, scale : (D,) arrays, the whitening transform (zeros / ones when ``whiten=False``).
-    reference_counts, reference_proportions : (K,) arrays, largest bin first.
+    n_fit : int, the rows the bins were fit on (``n_reference`` when ``fit`` is None).
+    reference_counts, reference_proportions : (K,) arrays of ``reference``, largest bin first
+    (with ``fit`` given, a bin may be empty in ``reference``).
     """
 
     def __init__(
         self,
         reference: Any,
         *,
+        fit: Any = None,
         n_bins: int = 100,
         whiten: bool = False,
         seed: int = 0,
@@ -192,37 +256,54 @@ class NDBBins:
         block_size: int = 4096,
     ) -> None:
         x = feature_matrix(reference, "reference", dtype=np.float64, size_message=_TOO_FEW_ROWS)
+        if fit is None:
+            x_fit = x
+        else:
+            x_fit = feature_matrix(fit, "fit", dtype=np.float64, size_message=_TOO_FEW_ROWS)
+            same_width(x_fit, x, ("fit", "reference"))
         self.n_bins = positive_int(n_bins, "n_bins", minimum=2)
         self.n_init = positive_int(n_init, "n_init")
         self.block_size = positive_int(block_size, "block_size")
-        if self.n_bins > x.shape[0]:
-            raise ValueError(
-                f"n_bins={self.n_bins} exceeds the {x.shape[0]} reference rows; K-means needs at "
-                f"least one row per bin. Use n_bins <= {x.shape[0]} (ideally far fewer)."
-            )
+        self._check_fit_rows(x_fit.shape[0], in_sample=fit is None)
         self.whiten = bool(whiten)
         self.seed = int(seed)
         self.n_reference, self.n_features = x.shape
+        self.n_fit = x_fit.shape[0]
 
+        # The whitening is part of the bins' definition, so it comes from the rows they are fit on.
         d = self.n_features
-        self.mean = np.zeros(d) if not self.whiten else x.mean(axis=0)
-        scale = np.ones(d) if not self.whiten else x.std(axis=0)
+        self.mean = np.zeros(d) if not self.whiten else x_fit.mean(axis=0)
+        scale = np.ones(d) if not self.whiten else x_fit.std(axis=0)
         scale[scale == 0] = 1.0  # constant dimension: nothing to standardise
         self.scale = scale
         _read_only(self.mean)
         _read_only(self.scale)
 
-        z = self._transform(x)
+        z_fit = self._transform(x_fit)
         kmeans = KMeans(n_clusters=self.n_bins, n_init=self.n_init, random_state=self.seed)
         with threadpool_limits(limits=1, user_api="openmp"):  # bitwise-reproducible centroids
-            kmeans.fit(z)
+            kmeans.fit(z_fit)
         centers = np.asarray(kmeans.cluster_centers_, dtype=np.float64)
 
-        counts = np.bincount(self._nearest(z, centers), minlength=self.n_bins)
+        counts = np.bincount(self._nearest(self._transform(x), centers), minlength=self.n_bins)
         order = np.argsort(-counts, kind="stable")
         self.centers = _read_only(centers[order].copy())
         self.reference_counts = _read_only(counts[order].copy())
         self.reference_proportions = _read_only(self.reference_counts / self.n_reference)
+
+    def _check_fit_rows(self, rows: int, *, in_sample: bool) -> None:
+        if self.n_bins <= rows:
+            return
+        if in_sample:
+            raise ValueError(
+                f"n_bins={self.n_bins} exceeds the {rows} reference rows; K-means needs at "
+                f"least one row per bin. Use n_bins <= {rows} (ideally far fewer)."
+            )
+        raise ValueError(
+            f"n_bins={self.n_bins} exceeds the {rows} rows of fit; K-means needs at least one "
+            f"row per bin. Use n_bins <= {rows} (ideally far fewer) or fit on more rows (a "
+            "larger fit_fraction or reference)."
+        )
 
     def _transform(self, x: np.ndarray) -> np.ndarray:
         return (x - self.mean) / self.scale if self.whiten else x
@@ -289,6 +370,7 @@ def ndb(
     reference: Any,
     samples: Any,
     *,
+    fit: Any = None,
     n_bins: int = 100,
     whiten: bool = False,
     seed: int = 0,
@@ -297,8 +379,9 @@ def ndb(
 ) -> NDBResult:
     """One-off NDB/JSD of ``samples`` against ``reference`` (Richardson & Weiss 2018).
 
-    Same as ``NDBBins(reference, ...).evaluate(samples, alpha=alpha)``; build :class:`NDBBins`
-    once instead when several sets are compared with the same reference.
+    Same as ``NDBBins(reference, fit=fit, ...).evaluate(samples, alpha=alpha)``; build
+    :class:`NDBBins` once instead when several sets are compared with the same reference.
+    ``fit=None`` fits the bins in-sample on ``reference`` (NDB/K off ``alpha`` under H0).
     """
-    bins = NDBBins(reference, n_bins=n_bins, whiten=whiten, seed=seed, n_init=n_init)
+    bins = NDBBins(reference, fit=fit, n_bins=n_bins, whiten=whiten, seed=seed, n_init=n_init)
     return bins.evaluate(samples, alpha=alpha)
