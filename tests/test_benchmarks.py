@@ -115,7 +115,7 @@ def test_scaled_configs_keep_feasible_joint_balance():
 
     config = scaled_config(1 / 16)
     sizes = {name: block["size"] for name, block in config["experiments"].items()}
-    assert sizes == {"drop_male": 128, "drop_three": 32, "control_big_lips": 32}
+    assert sizes == {"drop_male": 128, "drop_three": 32, "control_random": 32}
     assert config["synthfaces"]["n_images"] == 500
     assert config["studies"] == ["mode_drop"]
 

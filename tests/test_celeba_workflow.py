@@ -187,6 +187,7 @@ def reduced_paper_run(tmp_path_factory, celeba_meta_session):
     # first 128 rows hold too few repeated identities to calibrate MCCS on 24 reference images.
     metrics["ndb"]["bins"] = 4
     metrics["inception_score"]["splits"] = 4
+    metrics["inception_score_features"]["splits"] = 4
     metrics["c2st"].update(folds=2, pca_components=4)
     metrics["mccs"].update(theta=0.15, radius=0.12)
     metrics["ms_ssim"]["pairs"] = 20

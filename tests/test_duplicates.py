@@ -234,3 +234,58 @@ def test_the_duplicates_job_runs_on_a_reference_with_exact_duplicates():
     assert all(-1.0 <= details[c]["threshold"] <= 1.0 for c in sets)
     assert values["collapse"]["duplicate_pairs"] == 20 * 10  # C(5, 2) pairs per image
     assert values["unbiased"]["duplicate_pairs"] <= 1
+
+
+def _job(reference: np.ndarray, sets: dict[str, np.ndarray]):
+    from modedrop.jobs import JobInputs
+
+    return JobInputs(
+        names={c: [f"{c}{i}.jpg" for i in range(len(x))] for c, x in sets.items()},
+        sets=sets,
+        reference_names=[f"ref{i}.jpg" for i in range(len(reference))],
+        reference=reference,
+    )
+
+
+def test_the_threshold_is_calibrated_on_a_reference_sample_as_large_as_the_set():
+    """What config/README.md and the README state: the quantile of the nearest-neighbour
+    cosines of a random reference sample exactly as large as the evaluated set."""
+    from modedrop.evaluate.duplicates import SAMPLING_SEED, evaluate
+
+    rng = np.random.default_rng(11)
+    reference = rng.standard_normal((300, 16))
+    sets = {"small": rng.standard_normal((60, 16)), "equal": rng.standard_normal((300, 16))}
+    params = {"threshold": None, "threshold_quantile": 0.9, "top": 3}
+    values, details = evaluate(_job(reference, sets), params)
+    sample = np.sort(np.random.default_rng(SAMPLING_SEED).choice(300, 60, replace=False))
+    assert details["small"]["threshold"] == calibrate_threshold(reference[sample], quantile=0.9)
+    assert details["equal"]["threshold"] == calibrate_threshold(reference, quantile=0.9)
+    for condition, x in sets.items():
+        assert details[condition]["n_calibration"] == details[condition]["n_evaluated"] == len(x)
+
+
+def test_a_set_larger_than_its_reference_is_evaluated_on_a_subsample_of_the_reference_size():
+    from modedrop.evaluate.duplicates import evaluate
+
+    rng = np.random.default_rng(12)
+    reference = rng.standard_normal((80, 16))
+    large = rng.standard_normal((200, 16))
+    large[150] = large[7]  # an exact duplicate pair, kept only if both rows are sampled
+    params = {"threshold": None, "threshold_quantile": 0.9, "top": 3}
+    values, details = evaluate(_job(reference, {"large": large}), params)
+    entry = details["large"]
+    assert (entry["n_set"], entry["n_evaluated"], entry["n_calibration"]) == (200, 80, 80)
+    assert entry["threshold"] == calibrate_threshold(reference, quantile=0.9)
+    assert entry["n_images"] == 80  # the support size describes the 80 evaluated images
+    names = {name for pair in entry["top_pairs"] for name in pair[:2]}
+    assert names <= {f"large{i}.jpg" for i in range(200)}
+
+
+def test_a_fixed_threshold_evaluates_the_whole_set():
+    from modedrop.evaluate.duplicates import evaluate
+
+    rng = np.random.default_rng(13)
+    reference, large = rng.standard_normal((10, 8)), rng.standard_normal((50, 8))
+    params = {"threshold": 0.95, "threshold_quantile": 0.9, "top": 3}
+    _, details = evaluate(_job(reference, {"large": large}), params)
+    assert (details["large"]["n_evaluated"], details["large"]["threshold"]) == (50, 0.95)

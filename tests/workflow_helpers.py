@@ -172,10 +172,11 @@ def expected_result_counts(config: dict, conditions: int) -> dict[str, int]:
     """How many :data:`NUMBERS` files a finished study of ``config`` has, per folder."""
     seeds, experiments = len(config["seeds"]), len(config["experiments"])
     return {
-        # every condition's index file and each (experiment, seed)'s summary, and the reference
-        "indices": seeds * (experiments * (conditions + 1) + 1),
+        # every condition's index file, the reference and the summary of each (experiment, seed)
+        "indices": seeds * experiments * (conditions + 2),
         "metrics": seeds * experiments * len(config["metrics"]),
-        "tables": 4,  # metrics, summary, detection, rankme_known_rank
+        # metrics, summary, detection, rankme_known_rank, null_calibration, headline
+        "tables": 6,
     }
 
 

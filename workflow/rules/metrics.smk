@@ -1,11 +1,12 @@
 # Stage 4 - one job per (metric family, experiment, encoder, seed): it scores every condition
-# of the seed (and reads the seed's reference when the metric needs one) from the shared
-# feature cache - nothing is re-embedded. Each job gets only its own config block.
+# of the seed (and reads the experiment and seed's reference when the metric needs one) from
+# the shared feature cache - nothing is re-embedded. Each job gets only its own config block.
 #
 # One rule per family of the registry modedrop.metrics.METRICS, named after it (rankme,
-# inception_score, fd_kd, prdc, vendi, ndb, mccs, c2st, ms_ssim, duplicates): the registry says
-# what the family reads - features, logits or pixels, the reference, the identity table - and
-# the generic script runs the family's modedrop.evaluate.<family>.evaluate.
+# inception_score, inception_score_features, fd_kd, prdc, vendi, ndb, mccs, c2st, ms_ssim,
+# duplicates): the registry says what the family reads - features, logits or pixels, the
+# reference, the identity table - and the generic script runs the family's
+# modedrop.evaluate.<family>.evaluate.
 
 
 def metric_inputs(spec):
