@@ -221,8 +221,9 @@ def test_reduced_paper_config_runs_end_to_end(reduced_paper_run):
     conditions = 3 + 3 + 1  # base, dose25/50/75, collapse50
     per_output = 2 * len(REDUCED_SEEDS) * conditions  # experiments x seeds x conditions
     outputs = {
-        "vicreg_resnet50": 1 + 2 + 6 + 1 + 4 + 2,  # rankme, fd_kd, prdc, vendi, ndb, c2st
-        "dino_resnet50": 1 + 2 + 6 + 1 + 4 + 2 + 3,  # ... and duplicates
+        # rankme, inception_score_features, fd_kd, prdc, vendi, ndb, c2st
+        "vicreg_resnet50": 1 + 1 + 2 + 6 + 1 + 4 + 2,
+        "dino_resnet50": 1 + 1 + 2 + 6 + 1 + 4 + 2 + 3,  # ... and duplicates
         "inception_v3": 1 + 2,  # inception_score, fd_kd (FID)
         "dlib_face": 3 + 3,  # mccs, duplicates
         "pixels": 1,  # ms_ssim
@@ -235,6 +236,10 @@ def test_reduced_paper_config_runs_end_to_end(reduced_paper_run):
     for experiment in config["experiments"]:
         for encoder in [*config["encoders"], "pixels"]:
             assert (results / "figures" / f"{experiment}_{encoder}.png").stat().st_size > 0
+        for encoder in ("vicreg_resnet50", "dino_resnet50"):  # Haratian's Figures 2-5
+            assert (results / "figures" / "paper" / f"{experiment}_{encoder}.png").exists()
+    for name in ("null_calibration", "headline"):
+        assert (results / "tables" / f"{name}.csv").stat().st_size > 0
     # Stand-in JPEGs hold no face: dlib_face says so in the cache instead of dropping them.
     with h5py.File(results / "features" / "dlib_face.h5") as cache:
         assert cache["face_found"].shape == (128,) and cache.attrs["n_no_face"] >= 0
