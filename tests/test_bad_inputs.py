@@ -437,7 +437,7 @@ def test_infeasible_collapse_stops_the_dry_run(workdir, data):
     output = failed_dry_run(workdir, config)
     assert "condition 'collapse100': replacing 40 of the 40 unbiased images" in output
     assert "The largest unbiased size this fraction allows is 28" in output
-    assert "held-out reference of 8 images excluded, the tightest of the seeds" in output
+    assert "balanced held-out reference of 8 images excluded" in output
 
 
 @pytest.mark.slow

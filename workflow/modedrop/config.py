@@ -110,7 +110,7 @@ def check_semantics(config: Mapping) -> None:
                 f"and {RANDOM_ATTRIBUTE!r} is a random half of the images (a negative control)"
             )
     for metric, block in config["metrics"].items():
-        for encoder in block.get("encoders", []):
+        for encoder in block.get("encoders") or []:  # null: resolved to RankMe's
             if encoder not in ENCODERS:
                 problems.append(
                     f"metrics.{metric}.encoders: unknown encoder {encoder!r}."
