@@ -121,6 +121,24 @@ def _panel_grid(n_panels: int, width: float, height: float, header: float):
     return fig, list(axes.flat[:n_panels])
 
 
+def draw_mean_sd(ax, x: float, row, color) -> None:
+    """One condition's mean over seeds with a +/-1 s.d. bar (``row``: mean, std; std NaN -> 0)."""
+    std = 0.0 if pd.isna(row["std"]) else float(row["std"])
+    ax.errorbar(
+        x,
+        float(row["mean"]),
+        yerr=std,
+        fmt="o",
+        color=color,
+        markersize=7,
+        markeredgecolor="black",
+        markeredgewidth=0.6,
+        elinewidth=1.6,
+        capsize=5,
+        zorder=3,
+    )
+
+
 def plot_metric_panels(
     long: pd.DataFrame,
     *,
@@ -198,20 +216,7 @@ def plot_metric_panels(
                 if cond not in s_metric.index or vals.empty:
                     continue
                 row = s_metric.loc[cond]
-                yerr = 0.0 if pd.isna(row["std"]) else float(row["std"])
-                ax.errorbar(
-                    x - 0.08,
-                    float(row["mean"]),
-                    yerr=yerr,
-                    fmt="o",
-                    color=color,
-                    markersize=7,
-                    markeredgecolor="black",
-                    markeredgewidth=0.6,
-                    elinewidth=1.6,
-                    capsize=5,
-                    zorder=3,
-                )
+                draw_mean_sd(ax, x - 0.08, row, color)
                 vals = vals.sort_values("seed")
                 ax.scatter(
                     [x + seed_offset[s] for s in vals["seed"]],

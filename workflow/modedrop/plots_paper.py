@@ -137,20 +137,7 @@ def paper_figure(
             for x, condition in enumerate(PAPER_CONDITIONS):
                 color = plots._CONDITION_COLORS[condition]
                 row = summary.loc[(metric, condition)]
-                std = 0.0 if pd.isna(row["std"]) else float(row["std"])
-                ax.errorbar(
-                    x - 0.08,
-                    float(row["mean"]),
-                    yerr=std,
-                    fmt="o",
-                    color=color,
-                    markersize=7,
-                    markeredgecolor="black",
-                    markeredgewidth=0.6,
-                    elinewidth=1.6,
-                    capsize=5,
-                    zorder=3,
-                )
+                plots.draw_mean_sd(ax, x - 0.08, row, color)
                 seed_values = values[values["condition"].astype(str) == condition]
                 seed_values = seed_values.sort_values("seed")
                 ax.scatter(
