@@ -1,16 +1,16 @@
 """Item 1 - end to end: the study's pipeline against a naive pipeline on the same data.
 
-Both sides compute the seed study's two metrics (RankMe and the Inception Score on
-EfficientNet-Lite0, the default study's encoder) for every (experiment, seed, condition) of the
-default protocol, from the same images and the same index files, on the same machine, back to
-back, and aggregate them across seeds.
+Both sides compute the two metrics of Haratian (2024), *RankMe for Detecting Mode-Drop in
+Generative AI* (RankMe and the Inception Score on EfficientNet-Lite0, the default study's
+encoder) for every (experiment, seed, condition) of the default protocol, from the same images
+and the same index files, on the same machine, back to back, and aggregate them across seeds.
 
 - **ours**: ``snakemake --cores <all>`` on the tables of a workflow configured like the default
   study, restricted to those two metrics: one feature cache (every image embedded once, features
   and logits from one forward pass), one job per (metric, experiment, seed) reading the cache,
   RankMe from the streamed Gram matrix, aggregation. Snakemake's own start-up and every job's
   interpreter start are part of the time.
-- **naive**: the seed's own way, written for this comparison in one Python process: each subset
+- **naive**: Haratian's own way, written for this comparison in one Python process: each subset
   embedded separately (images decoded in the main process, one batch after another), RankMe by
   ``torch.linalg.svdvals`` of the subset's feature matrix, the Inception Score from a second,
   fresh forward pass over the subset, then the same mean/sd per condition. It uses the same
@@ -102,7 +102,7 @@ def run_ours(work: Path, config: dict, log: Path) -> tuple[float, pd.DataFrame]:
 
 def condition_files(results: Path, config: dict) -> list[tuple[str, int, str, Path]]:
     """(experiment, seed, condition, index file) of every evaluated subset."""
-    from modedrop.indices import Design
+    from modedrop.design import Design
 
     conditions = Design.from_config(config).conditions
     return [
@@ -119,7 +119,7 @@ def condition_files(results: Path, config: dict) -> list[tuple[str, int, str, Pa
 
 
 class NaivePipeline:
-    """The seed's way: per subset, embed for RankMe (full SVD), embed again for the IS."""
+    """Haratian's way: per subset, embed for RankMe (full SVD), embed again for the IS."""
 
     def __init__(self, images: Path, config: dict):
         import torch

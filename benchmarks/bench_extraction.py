@@ -23,11 +23,12 @@ assembly (read the chunks, write the HDF5 file, rename, remove the chunks).
 
 On CUDA (when ``torch.cuda.is_available()``), ResNet-50 at 224 runs on the GPU with a batch of
 256 and one worker per core, against the issue's target of 5,000 images/s on one H100, and two
-candidates are timed against our pipeline (:func:`device_preprocess_extract`): the workers ship
-the JPEG bytes and the GPU decodes them (``torchvision.io.decode_jpeg(device="cuda")`` on whole
-batches) and preprocesses them; or the workers decode with Pillow and ship small uint8 images
-that the GPU preprocesses. Either spares the workers the float32 resize to 224x224 and the
-600 KB per image they send through shared memory. The candidates live here, not in the
+candidates are timed against our pipeline
+(:func:`benchmarks.extraction_baselines.device_preprocess_extract`): the workers ship the JPEG
+bytes and the GPU decodes them (``torchvision.io.decode_jpeg(device="cuda")`` on whole batches)
+and preprocesses them; or the workers decode with Pillow and ship small uint8 images that the
+GPU preprocesses. Either spares the workers the float32 resize to 224x224 and the 600 KB per
+image they send through shared memory. The candidates live in the benchmarks, not in the
 library: torchvision's decoders are deprecated since 0.29 (the pinned version), and a
 candidate must first show a gain on a real GPU. Their code runs on the CPU in the tests
 (``device="cpu"``). Without a GPU the benchmark records a "not measured" row.
@@ -37,27 +38,30 @@ Writes ``extraction.csv`` (one row per timed run, then one per case).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
-import modedrop.chunks
 import modedrop.extraction
+from benchmarks.extraction_baselines import (
+    DECODERS,
+    WriteTimer,
+    cache_features,
+    device_preprocess_extract,
+    naive_extract,
+)
 from benchmarks.harness import Summary, compare, ratio_stats, spread, write_csv
-from modedrop.data.images import ImageList, list_images
+from modedrop.data.images import list_images
 from modedrop.encoders import get_encoder
-from modedrop.encoders.base import EncoderSpec, Preprocessing, file_sha256
+from modedrop.encoders.base import file_sha256
 from modedrop.encoders.weights import locate_weights
-from modedrop.features import FeatureCache
 
 ITEM = "4 extraction"
 GPU_TARGET = 5000.0  # images/s, ResNet-50 at 224 on one H100 (issue 7)
@@ -81,181 +85,6 @@ SCALES = {
     "full": {"images": 1000, "batch": CPU_BATCH, "resnet_images": 256, "gpu_images": 50000,
              "repeats": 5, "warm": True},
 }  # fmt: skip
-
-
-# --- the two sides ------------------------------------------------------------------------
-
-
-def naive_extract(
-    root: Path, names: list[str], spec: EncoderSpec, weights: Path, batch_size: int, device: str
-) -> np.ndarray:
-    """The plain loop: Pillow, the encoder's preprocessing, float32 batches, no workers."""
-    from PIL import Image
-    from torchvision.transforms.v2.functional import pil_to_tensor
-
-    model = spec.build(weights).to(device)
-    features = []
-    with torch.no_grad():
-        for start in range(0, len(names), batch_size):
-            batch = []
-            for name in names[start : start + batch_size]:
-                with Image.open(root / name) as image:
-                    batch.append(spec.preprocessing(pil_to_tensor(image.convert("RGB"))))
-            output, _ = model(torch.stack(batch).to(device))
-            features.append(output.float().cpu().numpy())
-    return np.concatenate(features)
-
-
-@dataclass
-class WriteTimer:
-    """Seconds spent in the write phase of ``extract_features`` while :meth:`patched` is on."""
-
-    seconds: float = 0.0
-    files: int = 0
-
-    @contextlib.contextmanager
-    def patched(self) -> Iterator[WriteTimer]:
-        """Wrap the fsync'd chunk writes and the cache assembly (looked up at call time)."""
-        write, assemble = modedrop.chunks._write_atomically, modedrop.extraction.assemble_cache
-
-        def timed(fn: Callable, count: bool) -> Callable:
-            def wrapper(*args: Any, **kwargs: Any) -> Any:
-                start = time.perf_counter()
-                try:
-                    return fn(*args, **kwargs)
-                finally:
-                    self.seconds += time.perf_counter() - start
-                    self.files += count
-
-            return wrapper
-
-        modedrop.chunks._write_atomically = timed(write, True)
-        modedrop.extraction.assemble_cache = timed(assemble, False)
-        try:
-            yield self
-        finally:
-            modedrop.chunks._write_atomically = write
-            modedrop.extraction.assemble_cache = assemble
-
-
-def cache_features(path: Path, names: list[str]) -> np.ndarray:
-    """The cache's feature rows of ``names``, in that order."""
-    with FeatureCache(path) as cache:
-        return cache.features(names)
-
-
-# --- preprocessing on the device (the GPU candidates) -----------------------------------
-
-
-class _EncodedFiles(torch.utils.data.Dataset):
-    """The bytes of each file as a uint8 tensor: workers only read, the device decodes."""
-
-    def __init__(self, root: Path, names: list[str]):
-        self.root, self.names = root, names
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-    def __getitem__(self, index: int) -> torch.Tensor:
-        return torch.frombuffer(
-            bytearray((self.root / self.names[index]).read_bytes()), dtype=torch.uint8
-        )
-
-
-def preprocess_batch(
-    images: torch.Tensor | list[torch.Tensor], preprocessing: Preprocessing, device: torch.device
-) -> torch.Tensor:
-    """uint8 CHW images (a list, or a batch already stacked) -> the encoder's input batch,
-    preprocessed on ``device``.
-
-    Images of one size are moved and preprocessed as one batch (the same values as image by
-    image, checked in the tests); mixed sizes go one by one.
-    """
-    if isinstance(images, list) and len({tuple(image.shape) for image in images}) == 1:
-        images = torch.stack(images)
-    if isinstance(images, torch.Tensor):
-        return preprocessing(images.to(device, non_blocking=True))
-    return torch.stack([preprocessing(image.to(device)) for image in images])
-
-
-def _stack_if_one_size(images: list[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
-    """Collate in the worker (into shared memory, then pinned): one host-to-device copy."""
-    if len({tuple(image.shape) for image in images}) == 1:
-        return torch.stack(images)
-    return images
-
-
-def decode_batch(
-    encoded: list[torch.Tensor], preprocessing: Preprocessing, device: torch.device
-) -> torch.Tensor:
-    """JPEG bytes -> the encoder's input batch, decoded and preprocessed on ``device``.
-
-    One ``decode_jpeg`` call per batch: nvJPEG's batched decoder on CUDA, libjpeg-turbo on the
-    CPU (the same pixels as Pillow's decoding, checked in the tests).
-    """
-    import warnings
-
-    from torchvision.io import ImageReadMode, decode_jpeg
-
-    with warnings.catch_warnings():
-        # torchvision >= 0.29 deprecates its decoders in favour of TorchCodec (not installed).
-        warnings.simplefilter("ignore", DeprecationWarning)
-        images = decode_jpeg(encoded, mode=ImageReadMode.RGB, device=device)
-    return preprocess_batch(images, preprocessing, device)
-
-
-def _unchanged(image: torch.Tensor) -> torch.Tensor:
-    return image
-
-
-#: The two candidates: where the JPEGs are decoded; both preprocess on the device.
-DECODERS = {
-    "device": "JPEG decoding (decode_jpeg) + preprocessing on the device",
-    "pillow": "Pillow decoding in workers + preprocessing on the device",
-}
-
-
-def device_preprocess_extract(
-    root: Path,
-    names: list[str],
-    spec: EncoderSpec,
-    weights: Path,
-    batch_size: int,
-    workers: int,
-    device: torch.device,
-    decode: str = "device",
-) -> np.ndarray:
-    """Extraction with the preprocessing (and with ``decode="device"`` the decoding) on
-    ``device``; workers only read files (or decode them with Pillow, ``decode="pillow"``) and
-    ship bytes or small uint8 images instead of float32 224x224 tensors. The model side is the
-    library's: bf16 autocast on CUDA, ``channels_last``, ``inference_mode``. No chunks, no
-    cache file: a candidate for ``extract_features`` on GPUs, measured here first."""
-    if decode not in DECODERS:
-        raise ValueError(f"decode must be one of {sorted(DECODERS)}, got {decode!r}")
-    model = spec.build(weights).to(device, memory_format=torch.channels_last)
-    files = _EncodedFiles(root, names) if decode == "device" else ImageList(root, names, _unchanged)
-    loader = torch.utils.data.DataLoader(
-        files,
-        batch_size=batch_size,
-        num_workers=workers,
-        collate_fn=list if decode == "device" else _stack_if_one_size,
-        # decode_jpeg takes the bytes from pageable memory; pinning 256 small tensors per batch
-        # would cost more than it saves.
-        pin_memory=device.type == "cuda" and decode == "pillow",
-    )
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
-    features = []
-    with torch.inference_mode():
-        for batch in loader:
-            # float32 preprocessing as in the library's workers; autocast for the model only
-            if decode == "device":
-                images = decode_batch(batch, spec.preprocessing, device)
-            else:
-                images = preprocess_batch(batch, spec.preprocessing, device)
-            with autocast:
-                output, _ = model(images.contiguous(memory_format=torch.channels_last))
-            features.append(output.float().cpu().numpy())
-    return np.concatenate(features)
 
 
 # --- measuring ----------------------------------------------------------------------------
@@ -287,7 +116,8 @@ class Case:
     rows: list[dict] = field(default_factory=list)
 
 
-def _synthfaces(folder: Path, count: int, workers: int) -> tuple[Path, list[str]]:
+def synthfaces(folder: Path, count: int, workers: int) -> tuple[Path, list[str]]:
+    """``count`` synthetic-face JPEGs generated into ``folder``: their root and sorted names."""
     from modedrop.data.synthfaces import generate
 
     generate(
@@ -299,11 +129,11 @@ def _synthfaces(folder: Path, count: int, workers: int) -> tuple[Path, list[str]
 
 def _random_resnet50_weights(folder: Path) -> Path:
     """A state dict of the registry's ResNet-50 layout with torchvision's random init (seed 0)."""
-    from modedrop.encoders.vicreg_resnet50 import backbone
+    from modedrop.encoders.resnet50_features import resnet50_without_fc
 
     torch.manual_seed(0)
     path = folder / "resnet50-random.pth"
-    torch.save(backbone().state_dict(), path)
+    torch.save(resnet50_without_fc().state_dict(), path)
     return path
 
 
@@ -397,7 +227,7 @@ def run_case(
     agreement = relative_difference(sides.ours_features(names), reference)
     case.rows += _timing_rows(case, "ours", ours_s) + _timing_rows(case, "naive", naive_s)
     summaries = [
-        _comparison(case, ours_s, naive_s, agreement, write_s, judged=warm_up),
+        comparison_summary(case, ours_s, naive_s, agreement, write_s, judged=warm_up),
         _write_summary(case, write_s, ours_s, timer.files / repeats),
     ]
     if case.candidates:
@@ -446,7 +276,7 @@ def _device_label(case: Case) -> str:
     return f"CPU, {case.threads} threads"
 
 
-def _comparison(
+def comparison_summary(
     case: Case,
     ours_s: list[float],
     naive_s: list[float],
@@ -621,7 +451,7 @@ def run(out: Path, scale: str) -> list[Summary]:
     with tempfile.TemporaryDirectory(prefix="bench_extraction_") as tmp:
         work = Path(tmp)
         start = time.perf_counter()
-        root, names = _synthfaces(work / "synthfaces", n_images, workers=cores)
+        root, names = synthfaces(work / "synthfaces", n_images, workers=cores)
         print(f"  {len(names)} synthfaces JPEGs in {time.perf_counter() - start:.1f} s", flush=True)
         try:
             for case in _cases(setting, work, on_gpu, cores):

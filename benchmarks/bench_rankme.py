@@ -320,7 +320,7 @@ def _call(fn: Any, fresh: bool, **kwargs: Any) -> Any:
     return isolated(fn, **kwargs) if fresh else fn(**kwargs)
 
 
-def _measure_size(
+def measure_size(
     path: Path, n: int, d: int, repeats: int, reference: bool, fresh: bool = True
 ) -> list[dict]:
     """Both sides at one N: CSV rows (one per side). ``fresh``: each run in a new process."""
@@ -495,7 +495,7 @@ def run(out: Path, scale: str) -> list[Summary]:
             write_features(path, n, d)
             written = time.perf_counter() - start
             # smoke: one process (spawning fresh interpreters would take most of its budget)
-            size_rows = _measure_size(path, n, d, repeats, reference, fresh=scale != "smoke")
+            size_rows = measure_size(path, n, d, repeats, reference, fresh=scale != "smoke")
             path.unlink()
             rows.extend(size_rows)
             ours, base = size_rows

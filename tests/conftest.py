@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+import yaml
+
+# Figures are written to files: no test needs a display, and the library leaves the backend to
+# its caller (as the workflow does for its jobs in common.smk).
+os.environ.setdefault("MPLBACKEND", "Agg")
 
 REPO = Path(__file__).resolve().parents[1]
 # The contributors' reference material sits beside the checkout; users' machines lack it.
@@ -12,20 +18,49 @@ SHARED = REPO.parent / "shared"
 CELEBA_META = SHARED / "celeba"
 
 
-@pytest.fixture
-def celeba_meta() -> Path:
-    """The official CelebA metadata files, or a clean skip where they are not available."""
+def official_celeba_meta() -> Path:
+    """The official CelebA metadata folder, or a clean skip where it is not available."""
     if not (CELEBA_META / "list_attr_celeba.txt").exists():
         pytest.skip(f"official CelebA metadata not found at {CELEBA_META} (contributors only)")
     return CELEBA_META
+
+
+@pytest.fixture
+def celeba_meta() -> Path:
+    """The official CelebA metadata files, or a clean skip where they are not available."""
+    return official_celeba_meta()
 
 
 @pytest.fixture(scope="session")
 def celeba_meta_session() -> Path:
     """``celeba_meta`` for module- and session-scoped fixtures (the same clean skip)."""
-    if not (CELEBA_META / "list_attr_celeba.txt").exists():
-        pytest.skip(f"official CelebA metadata not found at {CELEBA_META} (contributors only)")
-    return CELEBA_META
+    return official_celeba_meta()
+
+
+@pytest.fixture
+def config() -> dict:
+    """The default study's configuration (config/config.yaml), freshly read: tests may edit it."""
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+@pytest.fixture
+def workdir(tmp_path) -> Path:
+    """A fresh copy of the workflow in ``tmp_path / "run"``."""
+    from workflow_helpers import copy_workflow
+
+    return copy_workflow(tmp_path / "run")
+
+
+@pytest.fixture
+def one_blas_thread():
+    """One BLAS thread: threaded small LAPACK/GEMM calls are erratic on a busy 2-core machine.
+
+    Modules that need it use ``pytestmark = pytest.mark.usefixtures("one_blas_thread")``.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from celeba_fixture import make_celeba_folder
 from conftest import REPO
+from modedrop.allocation import check_feasible
 from modedrop.config import ConfigError, check_schema, check_semantics
 from modedrop.data.celeba import DatasetNotFoundError, locate_celeba, missing_celeba_message
 from modedrop.data.celeba_format import (
@@ -37,15 +37,9 @@ from modedrop.data.celeba_format import (
     read_attributes,
     write_attributes,
 )
-from modedrop.indices import (
-    CONDITIONS,
-    Design,
-    Experiment,
-    InfeasibleExperimentError,
-    check_feasible,
-    write_index,
-)
-from workflow_helpers import copy_workflow, snakemake, write_config
+from modedrop.design import CONDITIONS, Design, Experiment, InfeasibleExperimentError
+from modedrop.indices import write_index
+from workflow_helpers import snakemake, write_config
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 N_ROWS = 8
@@ -153,11 +147,6 @@ def test_non_ascii_byte_names_its_line(tmp_path):
 
 
 # ----- config: unknown keys, wrong types, unknown attributes ----------------------------------
-
-
-@pytest.fixture
-def config() -> dict:
-    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
 
 def schema_message(config: dict) -> str:
@@ -334,11 +323,6 @@ def tiny_folder(tmp_path_factory) -> Path:
 def data(tiny_folder, tmp_path) -> Path:
     """A copy of the tiny folder that a test may break."""
     return Path(shutil.copytree(tiny_folder, tmp_path / "data"))
-
-
-@pytest.fixture
-def workdir(tmp_path) -> Path:
-    return copy_workflow(tmp_path / "run")
 
 
 def format_config(root: Path | None, **changes) -> dict:

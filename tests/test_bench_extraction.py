@@ -1,4 +1,5 @@
-"""The extraction throughput benchmark (benchmarks/bench_extraction.py) at its smoke scale."""
+"""The extraction throughput benchmark (benchmarks/bench_extraction.py, its baselines in
+benchmarks/extraction_baselines.py) at its smoke scale."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from PIL import Image
 import modedrop.chunks
 import modedrop.extraction
 from benchmarks import bench_extraction as bench
+from benchmarks import extraction_baselines as baselines
 from modedrop.data.images import ImageList
 from modedrop.encoders import get_encoder
+from modedrop.encoders.base import file_sha256
 from modedrop.encoders.weights import locate_weights
 
 #: Ours and the naive loop differ by channels_last and oneDNN's choices only (~1e-6 measured);
@@ -43,7 +46,7 @@ def smoke(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def faces(tmp_path_factory) -> tuple[Path, list[str]]:
-    return bench._synthfaces(tmp_path_factory.mktemp("faces"), 4, workers=1)
+    return bench.synthfaces(tmp_path_factory.mktemp("faces"), 4, workers=1)
 
 
 def test_smoke_run_measures_both_sides_and_they_agree(smoke):
@@ -73,10 +76,10 @@ def test_smoke_run_measures_both_sides_and_they_agree(smoke):
 @pytest.mark.parametrize(("naive_s", "met"), [(2.0, True), (0.5, False)])
 def test_cpu_goal_is_met_only_when_ours_is_faster(naive_s, met):
     case = bench.Case("c", "efficientnet_lite0", "cpu", 8, 2, 16, Path("w"), "0" * 64)
-    summary = bench._comparison(case, [1.0, 1.0], [naive_s, naive_s], 1e-6, 0.01)
+    summary = bench.comparison_summary(case, [1.0, 1.0], [naive_s, naive_s], 1e-6, 0.01)
     assert summary.met is met and summary.speedup["median"] == pytest.approx(naive_s)
     assert summary.extra["ours_images_per_s"]["median"] == pytest.approx(16.0)
-    unjudged = bench._comparison(case, [1.0], [naive_s], 1e-6, 0.01, judged=False)
+    unjudged = bench.comparison_summary(case, [1.0], [naive_s], 1e-6, 0.01, judged=False)
     assert unjudged.met is None
 
 
@@ -106,12 +109,12 @@ def test_a_different_preprocessing_is_caught(faces, tmp_path):
     modedrop.extraction.extract_features(
         root, names, spec.name, tmp_path / "c.h5", batch_size=4, device="cpu", progress=False
     )
-    ours = bench.cache_features(tmp_path / "c.h5", names)
-    same = bench.naive_extract(root, names, spec, weights, 4, "cpu")
+    ours = baselines.cache_features(tmp_path / "c.h5", names)
+    same = baselines.naive_extract(root, names, spec, weights, 4, "cpu")
     bilinear = dataclasses.replace(
         spec, preprocessing=dataclasses.replace(spec.preprocessing, interpolation="bilinear")
     )
-    other = bench.naive_extract(root, names, bilinear, weights, 4, "cpu")
+    other = baselines.naive_extract(root, names, bilinear, weights, 4, "cpu")
     assert bench.relative_difference(ours, same) < AGREEMENT
     assert bench.relative_difference(ours, other) > 10 * AGREEMENT
 
@@ -139,12 +142,12 @@ def test_device_decoding_equals_pillow_decoding_on_the_cpu(tmp_path):
     for names in (["0.jpg", "1.jpg"], ["0.jpg", "1.jpg", "2.jpg"]):
         library = ImageList(tmp_path, names, preprocessing)
         expected = torch.stack([library[i] for i in range(len(names))])
-        encoded = [bench._EncodedFiles(tmp_path, names)[i] for i in range(len(names))]
-        decoded = bench.decode_batch(encoded, preprocessing, torch.device("cpu"))
+        encoded = [baselines.EncodedFiles(tmp_path, names)[i] for i in range(len(names))]
+        decoded = baselines.decode_batch(encoded, preprocessing, torch.device("cpu"))
         assert torch.equal(decoded, expected), names
-        raw = ImageList(tmp_path, names, bench._unchanged)
-        collated = bench._stack_if_one_size([raw[i] for i in range(len(names))])
-        pillow = bench.preprocess_batch(collated, preprocessing, torch.device("cpu"))
+        raw = ImageList(tmp_path, names, baselines.unchanged)
+        collated = baselines.stack_if_one_size([raw[i] for i in range(len(names))])
+        pillow = baselines.preprocess_batch(collated, preprocessing, torch.device("cpu"))
         assert torch.equal(pillow, expected), names
 
 
@@ -155,11 +158,11 @@ def test_candidate_branch_runs_on_the_cpu(faces, tmp_path):
     weights = locate_weights(spec, allow_download=False)
     case = bench.Case(
         "cpu candidates", spec.name, "cpu", 2, 1, len(names), weights,
-        bench.file_sha256(weights), candidates=True,
+        file_sha256(weights), candidates=True,
     )  # fmt: skip
     summaries = bench.run_case(case, root, names, tmp_path, repeats=1, warm_up=False)
     candidates = [s for s in summaries if s.ours.startswith("candidate")]
-    assert len(candidates) == len(bench.DECODERS)
+    assert len(candidates) == len(baselines.DECODERS)
     for summary in candidates:
         assert summary.baseline == bench.OURS
         assert all(math.isfinite(v) and v > 0 for v in summary.speedup.values())
@@ -169,9 +172,9 @@ def test_candidate_branch_runs_on_the_cpu(faces, tmp_path):
 
 
 def test_write_timer_restores_the_library_functions():
-    write, assemble = modedrop.chunks._write_atomically, modedrop.extraction.assemble_cache
-    timer = bench.WriteTimer()
+    write, assemble = modedrop.chunks.write_atomically, modedrop.extraction.assemble_cache
+    timer = baselines.WriteTimer()
     with timer.patched():
-        assert modedrop.chunks._write_atomically is not write
-    assert modedrop.chunks._write_atomically is write
+        assert modedrop.chunks.write_atomically is not write
+    assert modedrop.chunks.write_atomically is write
     assert modedrop.extraction.assemble_cache is assemble

@@ -9,13 +9,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import pairwise_distances
 
-from benchmarks.bench_peers import (
-    Disagreement,
-    agreement,
-    mode_features,
-    ndb_baseline,
-    run,
-)
+from benchmarks.bench_peers import Disagreement, agreement, run
+from benchmarks.peer_comparisons import mode_features, ndb_baseline
 from modedrop.metrics.ndb import ndb
 
 METRICS = {"IS", "FD", "KID", "PRDC", "Vendi", "NDB"}

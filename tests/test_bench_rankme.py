@@ -119,7 +119,7 @@ def test_smoke_run(tmp_path):
 def test_size_without_baseline_times_ours_only(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "BASELINE_CAP_MIB", 0)
     path = bench.write_features(tmp_path / "f.h5", 300, 16)
-    ours, baseline = bench._measure_size(path, 300, 16, repeats=2, reference=False, fresh=False)
+    ours, baseline = bench.measure_size(path, 300, 16, repeats=2, reference=False, fresh=False)
     assert ours["status"] == "run" and ours["repeats"] == 2 and ours["rel_diff"] is None
     assert ours["time_min_s"] <= ours["time_median_s"] <= ours["time_max_s"]
     assert baseline["status"].startswith("not run") and baseline["peak_extra_mib"] is None

@@ -1,4 +1,5 @@
-"""Black-box calibration (seed 004, Algorithms 1 and 2): a planted dense mode is calibrated away.
+"""Black-box calibration (Wu et al., *Black-Box Diagnosis and Calibration on GAN Intra-Mode
+Collapse*, Algorithms 1 and 2): a planted dense mode is calibrated away.
 
 The planted generator is a plain function from latent codes z (N(0, I), d = 4 or 8) to unit
 "identity features" (D = 16): latents with z_0 > 1 (about 16 % of the mass) map near ONE fixed
@@ -16,16 +17,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modedrop.calibration import (
-    diagnose,
-    evaluate_generator_set,
-    gaussian_mixture_prior,
-    hull_region,
-    neighbour_counts,
-    rejection_prior,
-    within_radius,
-)
+from modedrop.calibration import diagnose, neighbour_counts, within_radius
+from modedrop.calibration_evaluation import evaluate_generator_set
+from modedrop.calibration_mixture import gaussian_mixture_prior
 from modedrop.calibration_plots import plot_calibration, plot_dense_modes
+from modedrop.calibration_rejection import hull_region, rejection_prior
 from modedrop.metrics.frechet import frechet_distance
 from modedrop.metrics.mccs import mccs_population_from_split, split_anchors
 from modedrop.priors import (

@@ -42,11 +42,6 @@ def paper_config(**changes) -> dict:
     return config
 
 
-@pytest.fixture
-def workdir(tmp_path):
-    return copy_workflow(tmp_path / "run")
-
-
 def official_copy(dest, celeba_meta):
     """The three official text files, copied, and an (empty) image folder: enough to plan."""
     dest.mkdir()

@@ -13,11 +13,6 @@ from modedrop.config import ConfigError, check_schema, check_semantics, metric_p
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
 
-@pytest.fixture
-def config():
-    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-
-
 def test_default_config_is_valid(config):
     check_schema(config, SCHEMA)
     check_semantics(config)

@@ -14,24 +14,21 @@ import pytest
 import torch
 from PIL import Image
 
-from modedrop.gan.dcgan import (
-    CheckpointMismatchError,
-    Discriminator,
-    Generator,
-    _build_networks,
-    export_torchscript,
-    generate_images,
-    load_checkpoint_generator,
-    pixel_ndb,
-    pixel_ndb_bins,
-    read_final_samples,
-    train_dcgan,
-)
+from modedrop.gan.dcgan import train_dcgan
+from modedrop.gan.dcgan_checkpoints import CheckpointMismatchError, load_checkpoint_generator
+from modedrop.gan.dcgan_networks import Discriminator, Generator, build_networks
 from modedrop.gan.dcgan_plots import (
     largest_bin,
     plot_largest_bin,
     plot_ndb_curves,
     plot_sample_grids,
+)
+from modedrop.gan.dcgan_samples import (
+    export_torchscript,
+    generate_images,
+    pixel_ndb,
+    pixel_ndb_bins,
+    read_final_samples,
 )
 from modedrop.gan.training_set import (
     build_training_set,
@@ -168,7 +165,7 @@ def test_network_shapes(resolution):
 
 
 def test_generator_output_lies_in_minus_one_one():
-    generator, _ = _build_networks(latent_dim=5, resolution=32, width=4, seed=0)
+    generator, _ = build_networks(latent_dim=5, resolution=32, width=4, seed=0)
     last = [m for m in generator.modules() if isinstance(m, torch.nn.ConvTranspose2d)][-1]
     with torch.no_grad():  # blow up the last layer so the output saturates without Tanh's bound
         last.weight.mul_(500.0)
@@ -178,7 +175,7 @@ def test_generator_output_lies_in_minus_one_one():
 
 
 def test_weights_are_initialised_as_in_radford_et_al():
-    generator, discriminator = _build_networks(latent_dim=100, resolution=64, width=16, seed=0)
+    generator, discriminator = build_networks(latent_dim=100, resolution=64, width=16, seed=0)
     for network in (generator, discriminator):
         for layer in network.modules():
             if isinstance(layer, torch.nn.Conv2d | torch.nn.ConvTranspose2d):
@@ -192,13 +189,13 @@ def test_weights_are_initialised_as_in_radford_et_al():
     # No bias in a layer followed by BatchNorm; the first D layer has no BatchNorm.
     assert generator.net[0].bias is None and discriminator.net[2].bias is None
     assert not isinstance(discriminator.net[1], torch.nn.BatchNorm2d)
-    again, _ = _build_networks(latent_dim=100, resolution=64, width=16, seed=0)
+    again, _ = build_networks(latent_dim=100, resolution=64, width=16, seed=0)
     for a, b in zip(generator.state_dict().values(), again.state_dict().values(), strict=True):
         assert torch.equal(a, b)
 
 
 def test_torchscript_export_round_trip(tmp_path):
-    generator, _ = _build_networks(latent_dim=6, resolution=32, width=4, seed=1)
+    generator, _ = build_networks(latent_dim=6, resolution=32, width=4, seed=1)
     generator.train()
     with torch.no_grad():  # running statistics far from a fresh batch's: train/eval mode differ
         for layer in generator.modules():

@@ -65,7 +65,7 @@ def test_modules_imported_by_name_are_added_with_their_imports(library):
 
 def test_every_workflow_script_resolves_and_metric_jobs_share_the_validation_module():
     workflow = REPO / "workflow"
-    checks = str((workflow / "modedrop" / "metrics" / "_checks.py").resolve())
+    checks = str((workflow / "modedrop" / "validation.py").resolve())
     for script in sorted((workflow / "scripts").glob("*.py")):
         files = code_files(script, workflow)
         assert files[0] == str(script.resolve()) and len(files) == len(set(files))

@@ -1,5 +1,6 @@
-"""The study design beyond the seed's three conditions: held-out reference, dose-response,
-intra-mode collapse and the Random negative control (modedrop.indices)."""
+"""The study design beyond the three conditions of Haratian (2024), *RankMe for Detecting
+Mode-Drop in Generative AI*: held-out reference, dose-response, intra-mode collapse and the
+Random negative control (modedrop.design, modedrop.allocation, modedrop.indices)."""
 
 from __future__ import annotations
 
@@ -7,21 +8,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from modedrop.allocation import check_feasible
 from modedrop.config import ConfigError, check_semantics
-from modedrop.indices import (
+from modedrop.design import (
     CONDITIONS,
     Design,
     Experiment,
     InfeasibleExperimentError,
-    build_indices,
-    check_feasible,
     collapse_condition,
     condition_fraction,
-    describe_subsets,
     dose_condition,
     random_attribute,
-    sample_reference,
 )
+from modedrop.indices import build_indices, describe_subsets, sample_reference
 
 
 def table_with_identities(n: int = 3000, n_identities: int = 150, seed: int = 0):

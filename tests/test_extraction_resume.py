@@ -26,8 +26,9 @@ from torchvision.transforms.v2.functional import pil_to_tensor
 import modedrop.extraction as extraction
 from modedrop.chunks import MANIFEST_NAME, ChunkStore, chunk_folder, chunk_rows_for
 from modedrop.data.images import ImageDecodeError, list_images
+from modedrop.embedding_run import NonFiniteFeaturesError
 from modedrop.encoders.base import EncoderSpec, Preprocessing, Weights
-from modedrop.extraction import NonFiniteFeaturesError, extract_features
+from modedrop.extraction import extract_features
 
 KILL_IMAGES = 120
 KILL_SETTINGS = {"batch_size": 8, "chunk_images": 16, "threads": 1, "device": "cpu"}

@@ -5,17 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from threadpoolctl import threadpool_limits
 from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
 
 from modedrop.metrics.frechet import FrechetReference, frechet_distance, gaussian_statistics
 
-
-@pytest.fixture(autouse=True)
-def one_blas_thread():
-    """One BLAS thread: threaded small LAPACK/GEMM calls are erratic on a busy 2-core machine."""
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
+# One BLAS thread for every test here (the fixture is in conftest.py).
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 def torch_fidelity_fd(evaluated: np.ndarray, reference: np.ndarray) -> float:

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from modedrop.gan.toy_data import get_dataset
-from modedrop.gan.toy_training import real_bins
+from modedrop.gan.toy_real_data import real_bins
 from modedrop.generators import Generator
 from modedrop.metrics.mccs import mccs_population_from_split, split_anchors
 from modedrop.priors import NormalPrior

@@ -9,7 +9,7 @@ dry-run plans check that a code edit re-runs exactly the jobs it affects.
 import numpy as np
 import pandas as pd
 
-from modedrop.gan.dcgan import read_final_samples
+from modedrop.gan.dcgan_samples import read_final_samples
 from modedrop.priors import load_prior_file
 from workflow_helpers import planned_jobs
 

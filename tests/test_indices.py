@@ -11,18 +11,19 @@ import pandas as pd
 import pytest
 
 from conftest import REPO
-from modedrop.indices import (
+from modedrop.allocation import check_feasible, marginal_allocation
+from modedrop.design import (
     CONDITIONS,
     Design,
     Experiment,
     InfeasibleExperimentError,
+    with_random_attribute,
+)
+from modedrop.indices import (
     build_indices,
-    check_feasible,
     describe_subsets,
-    marginal_allocation,
     read_index,
     sample_condition,
-    with_random_attribute,
     write_index,
 )
 from modedrop.reference import REFERENCE, experiment_indices
@@ -165,7 +166,7 @@ def _paper_experiments() -> dict[str, Experiment]:
 def test_paper_protocol_on_real_celeba_metadata(celeba_meta):
     """Every index file of config/celeba.yaml from the real 202,599 rows: feasible, fast, pinned.
 
-    3 experiments x 5 seeds x (8 conditions - the seed's three, three doses, two collapse
+    3 experiments x 5 seeds x (8 conditions - Haratian's three, three doses, two collapse
     fractions - and the experiment's balanced reference, drawn first and never evaluated).
     """
     from modedrop.data.celeba_format import read_attributes, read_identities

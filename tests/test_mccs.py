@@ -1,4 +1,6 @@
-"""MCCS (seed 004): planted collapse, formula, calibration, blocking and input validation."""
+"""MCCS (Wu et al., *Black-Box Diagnosis and Calibration on GAN Intra-Mode Collapse*): planted
+collapse, formula, calibration, blocking and input validation.
+"""
 
 from __future__ import annotations
 
@@ -130,8 +132,8 @@ def test_blocked_equals_dense(theta, radius, dense_path, monkeypatch):
     from modedrop.metrics import mccs
 
     dense_calls = []
-    original = mccs._distance_sums
-    monkeypatch.setattr(mccs, "_distance_sums", lambda *a: dense_calls.append(1) or original(*a))
+    original = mccs.distance_sums
+    monkeypatch.setattr(mccs, "distance_sums", lambda *a: dense_calls.append(1) or original(*a))
     rng = np.random.default_rng(4)
     centres = unit(rng.standard_normal((40, 24)))
     anchors = centres[rng.integers(0, 40, 70)] + 0.05 * rng.standard_normal((70, 24))

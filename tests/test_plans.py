@@ -179,7 +179,7 @@ def test_editing_a_module_plans_exactly_the_rules_that_import_it(request, which)
     assert not mismatches
     # The check has teeth: the metrics' shared validation re-runs every feature metric family
     # (MS-SSIM works on pixels and does not use it).
-    checks = (study / "workflow" / "modedrop" / "metrics" / "_checks.py").resolve()
+    checks = (study / "workflow" / "modedrop" / "validation.py").resolve()
     assert {rule for rule, files in runs.items() if checks in files} >= (
         set(TINY["metrics"]) - {"ms_ssim"} if which == "tiny_study" else {"score_sample_set"}
     )

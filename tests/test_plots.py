@@ -6,8 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from modedrop.figure_style import condition_tick_label
 from modedrop.known_rank import known_rank_study
-from modedrop.plots import condition_tick_label, plot_known_rank, plot_metric_panels
+from modedrop.plots import plot_known_rank, plot_metric_panels
+
+# The library leaves the backend to its caller; the tests draw headless, into files only.
 
 LABELS = {"rankme": "RankMe", "inception_score": "Inception Score"}
 
@@ -148,7 +151,7 @@ def _detection(encoders=("vicreg",)):
 
 @pytest.mark.parametrize("encoders", [("vicreg",), ("vicreg", "dino", "pixels")])
 def test_detection_heatmap_written(tmp_path, encoders):
-    from modedrop.plots import plot_detection_heatmap
+    from modedrop.plots_detection import plot_detection_heatmap
 
     detection = _detection(encoders)
     assert detection["detected"].any() and detection["wrong_direction"].any()
@@ -163,7 +166,7 @@ def test_detection_heatmap_written(tmp_path, encoders):
 
 
 def test_detection_heatmap_errors(tmp_path):
-    from modedrop.plots import plot_detection_heatmap
+    from modedrop.plots_detection import plot_detection_heatmap
 
     detection = _detection()
     kwargs = dict(labels={}, png_path=tmp_path / "h.png", pdf_path=tmp_path / "h.pdf")
@@ -185,7 +188,7 @@ DOSE = {"unbiased": 0.0, "dose25": 0.25, "dose50": 0.5, "dose75": 0.75, "target"
 
 @pytest.mark.parametrize("encoders", [("vicreg",), ("vicreg", "dino")])
 def test_response_written(tmp_path, encoders):
-    from modedrop.plots import plot_response
+    from modedrop.plots_response import plot_response
 
     long = _many_conditions_long(["rankme", "fd"], encoders)
     png, pdf = tmp_path / "r.png", tmp_path / "r.pdf"
@@ -203,7 +206,7 @@ def test_response_written(tmp_path, encoders):
 
 
 def test_response_errors(tmp_path):
-    from modedrop.plots import plot_response
+    from modedrop.plots_response import plot_response
 
     long = _many_conditions_long(["rankme", "fd"])
     kwargs = dict(
@@ -221,7 +224,7 @@ def test_response_errors(tmp_path):
 
 
 def test_ndb_bins_written_with_100_bins(tmp_path):
-    from modedrop.plots import plot_ndb_bins
+    from modedrop.plots_ndb import plot_ndb_bins
 
     rng = np.random.default_rng(2)
     reference = rng.dirichlet(np.full(100, 3.0))
@@ -245,7 +248,7 @@ def test_ndb_bins_written_with_100_bins(tmp_path):
     ],
 )
 def test_ndb_bins_errors(tmp_path, evaluated, match):
-    from modedrop.plots import plot_ndb_bins
+    from modedrop.plots_ndb import plot_ndb_bins
 
     with pytest.raises(ValueError, match=match):
         plot_ndb_bins(
@@ -272,7 +275,7 @@ def _pairs(n, shape=(12, 10, 3)):
 
 @pytest.mark.parametrize("n", [1, 20])
 def test_duplicate_pairs_written(tmp_path, n):
-    from modedrop.plots import plot_duplicate_pairs
+    from modedrop.plots_duplicates import plot_duplicate_pairs
 
     png, pdf = tmp_path / "d.png", tmp_path / "d.pdf"
     plot_duplicate_pairs(_pairs(n), title="most similar pairs", png_path=png, pdf_path=pdf)
@@ -280,7 +283,7 @@ def test_duplicate_pairs_written(tmp_path, n):
 
 
 def test_duplicate_pairs_errors(tmp_path):
-    from modedrop.plots import plot_duplicate_pairs
+    from modedrop.plots_duplicates import plot_duplicate_pairs
 
     kwargs = dict(title="t", png_path=tmp_path / "d.png", pdf_path=tmp_path / "d.pdf")
     with pytest.raises(ValueError, match="No pairs"):

@@ -8,6 +8,8 @@ import pytest
 
 from modedrop.plots_paper import paper_figure, plot_paper_figure
 
+# The library leaves the backend to its caller; the tests draw headless, into files only.
+
 COLUMNS = ["dataset", "experiment", "encoder", "metric", "condition", "seed", "value"]
 
 

@@ -8,18 +8,14 @@ import numpy as np
 import pytest
 from prdc import compute_prdc
 from prdc.prdc import compute_nearest_neighbour_distances
-from threadpoolctl import threadpool_limits
 
 from modedrop.metrics.prdc import PRDCReference, improved_precision_recall, prdc
 
 KEYS = ("precision", "recall", "density", "coverage")
 
 
-@pytest.fixture(autouse=True)
-def one_blas_thread():
-    """One BLAS thread: threaded small LAPACK/GEMM calls are erratic on a busy 2-core machine."""
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
+# One BLAS thread for every test here (the fixture is in conftest.py).
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 def reference_prdc(real: np.ndarray, fake: np.ndarray, k: int) -> dict[str, float]:

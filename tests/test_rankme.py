@@ -10,11 +10,11 @@ import torch
 from modedrop.metrics.rankme import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_EPSILON,
-    _gram_matrix,
-    _symmetrize_upper,
+    gram_matrix,
     gram_singular_values,
     rankme,
     rankme_from_singular_values,
+    symmetrize_upper,
 )
 
 
@@ -173,7 +173,7 @@ def test_gram_path_matches_float64_svd(kind, shape, center, batch_size):
 @pytest.mark.parametrize("batch_size", [1, 5, 17, 1024])
 def test_gram_matrix_is_symmetric_and_exact(shape, center, batch_size):
     z = planted(shape, "random", seed=3)
-    gram = _gram_matrix(z, center=center, batch_size=batch_size)
+    gram = gram_matrix(z, center=center, batch_size=batch_size)
     zc = z - z.mean(axis=0) if center else z
     expected = zc.T @ zc if shape[0] >= shape[1] else zc @ zc.T
     assert gram.shape == expected.shape
@@ -208,6 +208,6 @@ def test_symmetrize_upper_copies_the_upper_triangle_in_place(size, block):
     rng = np.random.default_rng(size)
     upper = np.triu(rng.standard_normal((size, size)))
     gram = np.asfortranarray(upper + np.tril(np.full((size, size), np.nan), -1))
-    out = _symmetrize_upper(gram, block=block)
+    out = symmetrize_upper(gram, block=block)
     assert out is gram
     np.testing.assert_array_equal(gram, upper + np.triu(upper, 1).T)

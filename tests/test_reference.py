@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modedrop.indices import Design, Experiment, InfeasibleExperimentError, combination_cells
+from modedrop.allocation import combination_cells
+from modedrop.design import Design, Experiment, InfeasibleExperimentError
 from modedrop.reference import (
     REFERENCE,
     check_experiment,

@@ -1,5 +1,6 @@
 """Toy 2-D GAN study library: data geometry, mode metrics, the vectorised ensemble, save/load,
-figures (modedrop.gan.toy_data / toy_training / toy_plots)."""
+figures (modedrop.gan.toy_data / toy_settings / toy_ensemble / toy_training / toy_run_io /
+toy_plots)."""
 
 from __future__ import annotations
 
@@ -13,22 +14,18 @@ from sklearn.datasets import make_moons
 from threadpoolctl import threadpool_limits
 
 from modedrop.gan.toy_data import DATASETS, TRACK_METRICS, get_dataset
-from modedrop.gan.toy_plots import plot_toy_curves, plot_toy_snapshots
-from modedrop.gan.toy_training import (
-    HISTORY_METRICS,
-    ToyGANSettings,
-    _EnsembleMLP,
-    _Optimiser,
-    _stream,
+from modedrop.gan.toy_ensemble import (
+    EnsembleMLP,
+    Optimiser,
     discriminator_gradients,
     generator_gradients,
-    load_run,
-    real_bins,
-    real_sample,
-    save_run,
-    summarize_history,
-    train_toy_gan,
+    rng_stream,
 )
+from modedrop.gan.toy_plots import plot_toy_curves, plot_toy_snapshots
+from modedrop.gan.toy_real_data import real_bins, real_sample
+from modedrop.gan.toy_run_io import load_run, save_run
+from modedrop.gan.toy_settings import ToyGANSettings
+from modedrop.gan.toy_training import HISTORY_METRICS, summarize_history, train_toy_gan
 from modedrop.metrics.ndb import NDBBins
 
 # A short run: enough steps to move the weights, small evaluation sets to stay fast.
@@ -162,9 +159,9 @@ def _torch_mlp(params, x, activation):
 
 @pytest.mark.parametrize(("g_act", "d_act"), [("relu", "tanh"), ("leaky_relu", "sigmoid")])
 def test_hand_written_gradients_match_torch_autograd(g_act, d_act):
-    rngs = [_stream(s, 0) for s in (4, 5)]
-    gen = _EnsembleMLP.initialise((3, 8, 4, 2), g_act, rngs, 0.5)
-    disc = _EnsembleMLP.initialise((2, 16, 8, 1), d_act, rngs, 0.5)
+    rngs = [rng_stream(s, 0) for s in (4, 5)]
+    gen = EnsembleMLP.initialise((3, 8, 4, 2), g_act, rngs, 0.5)
+    disc = EnsembleMLP.initialise((2, 16, 8, 1), d_act, rngs, 0.5)
     rng = np.random.default_rng(0)
     real = rng.standard_normal((2, 32, 2)).astype(np.float32)
     z = rng.standard_normal((2, 32, 3)).astype(np.float32)
@@ -191,7 +188,7 @@ def test_adam_follows_the_torch_optim_adam_algorithm():
     rng = np.random.default_rng(0)
     params = [rng.standard_normal((2, 3, 4)).astype(np.float32)]
     theta, m, v = params[0].astype(np.float64), 0.0, 0.0
-    optimiser = _Optimiser(params, settings)
+    optimiser = Optimiser(params, settings)
     for t in range(1, 5):
         grad = rng.standard_normal((2, 3, 4)).astype(np.float32)
         optimiser.step([grad])
@@ -226,7 +223,9 @@ def test_training_is_deterministic_and_tracks_every_snapshot(short_run):
 
 def test_snapshots_use_one_fixed_latent_batch_per_seed(short_run):
     s = short_run.settings
-    z = np.stack([_stream(seed, 3).standard_normal((s.n_eval, 2), np.float32) for seed in s.seeds])
+    z = np.stack(
+        [rng_stream(seed, 3).standard_normal((s.n_eval, 2), np.float32) for seed in s.seeds]
+    )
     # The tracker's forward pass again, on the same batch and, as in training, with one BLAS
     # thread (another thread count may pick another kernel): the same computation, same bits.
     with threadpool_limits(limits=1):

@@ -70,37 +70,11 @@ def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
     return dict(counts)
 
 
-FEATURES = "efficientnet_lite0"
-# The tiny study: every rule and metric of the workflow on 320 synthetic faces (about 2 minutes).
-TINY = {
-    "dataset": "synthfaces",
-    # The generator studies have their own tiny end-to-end test (test_gan_workflow.py).
-    "studies": ["mode_drop"],
-    "synthfaces": {"n_images": 320, "n_identities": 32, "width": 48, "height": 59, "seed": 0},
-    "seeds": [1, 2],
-    "experiments": {
-        "drop_male": {"attributes": ["Male"], "size": 48},
-        "control": {"attributes": ["Random"], "size": 32},
-    },
-    "reference": {"size": 64},
-    "dose_response": {"fractions": [0.5]},
-    "intra_mode_collapse": {"fractions": [0.5], "identities": 2},
-    "features": {"batch_size": 16, "device": "cpu", "threads": 2},
-    "metrics": {
-        "rankme": {"encoders": [FEATURES]},
-        "inception_score": {"encoders": [FEATURES], "splits": 2},
-        "inception_score_features": {"splits": 2},
-        "fd_kd": {"encoders": [FEATURES], "kid_subsets": 10, "kid_subset_size": 16},
-        "prdc": {"encoders": [FEATURES], "k": 3, "improved_k": 2},
-        "vendi": {"encoders": [FEATURES]},
-        "ndb": {"encoders": [FEATURES], "bins": 4},
-        "mccs": {"encoders": [FEATURES]},
-        "c2st": {"encoders": [FEATURES], "folds": 2, "pca_components": 8, "n_neighbors": 3},
-        "ms_ssim": {"pairs": 20, "batch_size": 10},
-        "duplicates": {"encoders": [FEATURES], "top": 4},
-    },
-    "rankme_known_rank": {"dim": 16, "ranks": [2, 4], "n_samples": [8, 32, 128], "repeats": 2},
-}
+# The tiny study: every rule and metric of the workflow on 320 synthetic faces (about 2 minutes),
+# kept as a file so that users can run it too (`snakemake --cores 2 --directory .test`).
+TINY_CONFIG = REPO / ".test" / "config" / "config.yaml"
+TINY = yaml.safe_load(TINY_CONFIG.read_text())
+FEATURES = TINY["metrics"]["rankme"]["encoders"][0]
 
 # The generator studies, tiny (tests/test_gan_workflow.py; conftest's gan_study fixture).
 GAN_TARGETS = ("gan_toy", "gan_dcgan", "calibration")
@@ -306,7 +280,8 @@ def assert_references_balanced_and_held_out(
     condition and has the same share of each target attribute at +1 as ``unbiased`` (within
     one image). Returns the number of (experiment, seed) folders checked."""
     from modedrop.data.celeba_format import read_attributes
-    from modedrop.indices import read_index, with_random_attribute
+    from modedrop.design import with_random_attribute
+    from modedrop.indices import read_index
 
     table = read_attributes(attributes or results / "data" / "list_attr_celeba.txt")
     checked = 0

@@ -1,10 +1,11 @@
-"""Figures of the black-box calibration study (seed 004, Sec. 4.4, Figures 5-6).
+"""Figures of the black-box calibration study of Wu et al., *Black-Box Diagnosis and Calibration
+on GAN Intra-Mode Collapse* (Sec. 4.4, Figures 5-6).
 
 Two figures: the before/after numbers (worst-case MCCS, population mean and standard deviation of
 MCCS, Fréchet distance) with box plots of the per-anchor MCCS of each generator, and the dense
 mode of each generator next to its nearest neighbours, before and after each calibration. Same
-look and determinism as :mod:`modedrop.plots` (Agg backend, seaborn whitegrid, files written
-by its ``_save`` without creation dates).
+look and determinism as the study's other figures (:mod:`modedrop.figure_style`: seaborn
+whitegrid, files written without creation dates).
 """
 
 from __future__ import annotations
@@ -12,16 +13,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from modedrop.plots import _rgb_image, _save  # noqa: E402
+from modedrop.figure_style import rgb_image, save_figure, study_style
 
 __all__ = ["GENERATOR_LABELS", "plot_calibration", "plot_dense_modes"]
 
@@ -31,7 +27,7 @@ GENERATOR_LABELS: dict[str, str] = {
     "gmm": "GMM (Alg. 1)",
     "rejection": "rejection (Alg. 2)",
 }
-# Okabe & Ito colours, as in modedrop.plots: grey for the uncalibrated generator.
+# Okabe & Ito colours, as in modedrop.figure_style: grey for the uncalibrated generator.
 _GENERATOR_COLORS = {"original": "#4d4d4d", "gmm": "#0072b2", "rejection": "#d55e00"}
 _EXTRA_COLORS = ("#009e73", "#cc79a7", "#e69f00", "#56b4e9")
 _METRICS: dict[str, str] = {
@@ -75,7 +71,7 @@ def _check_rows(rows: pd.DataFrame) -> pd.DataFrame:
     if not isinstance(rows, pd.DataFrame) or rows.empty:
         raise ValueError(
             "rows must be a non-empty DataFrame with one row per generator (and seed); build it "
-            "from modedrop.calibration.evaluate_generator_set."
+            "from modedrop.calibration_evaluation.evaluate_generator_set."
         )
     missing = [c for c in ("generator", *_METRICS) if c not in rows.columns]
     if missing:
@@ -150,7 +146,7 @@ def plot_calibration(
     png_path: str | os.PathLike,
     pdf_path: str | os.PathLike,
     *,
-    title: str = "Black-box calibration of intra-mode collapse (seed 004)",
+    title: str = "Black-box calibration of intra-mode collapse (Wu et al., Sec. 4.4)",
 ) -> None:
     """The calibration table as a figure: four metric panels over a box plot of MCCS.
 
@@ -163,7 +159,7 @@ def plot_calibration(
     generators = _order(table["generator"])
     values = _check_scores(scores, generators)
     colors = _colors(generators)
-    with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.85):
+    with study_style(font_scale=0.85):
         fig = plt.figure(figsize=(11.0, 7.2))
         grid = fig.add_gridspec(2, 4, height_ratios=[1.0, 1.15], hspace=0.62, wspace=0.35,
                                 top=0.86, bottom=0.08, left=0.07, right=0.98)  # fmt: skip
@@ -188,7 +184,7 @@ def plot_calibration(
         box_ax.set_ylabel("MCCS per anchor")
         box_ax.set_title("MCCS of every anchor image against the samples (Eq. 7)", fontsize=10)
         fig.suptitle(f"{title}\n{_seed_text(table)}", fontsize=11, fontweight="bold")
-    _save(fig, png_path, pdf_path)
+    save_figure(fig, png_path, pdf_path)
 
 
 def _check_panels(panels: Mapping[str, tuple]) -> list[tuple[str, np.ndarray, list[np.ndarray]]]:
@@ -201,9 +197,9 @@ def _check_panels(panels: Mapping[str, tuple]) -> list[tuple[str, np.ndarray, li
                 f"panels[{label!r}] must be (dense-mode image, list of neighbour images); got "
                 f"{len(pair)} items."
             )
-        mode = _rgb_image(pair[0], f"the dense mode of {label!r}")
+        mode = rgb_image(pair[0], f"the dense mode of {label!r}")
         neighbours = [
-            _rgb_image(image, f"neighbour {i} of {label!r}") for i, image in enumerate(pair[1])
+            rgb_image(image, f"neighbour {i} of {label!r}") for i, image in enumerate(pair[1])
         ]
         if len(neighbours) > _MAX_NEIGHBOURS:
             raise ValueError(
@@ -219,7 +215,7 @@ def plot_dense_modes(
     png_path: str | os.PathLike,
     pdf_path: str | os.PathLike,
     *,
-    title: str = "Worst-case dense mode and its nearest samples (seed 004, Eq. 9)",
+    title: str = "Worst-case dense mode and its nearest samples (Wu et al., Eq. 9)",
 ) -> None:
     """One row per generator: its dense mode (framed), then its nearest neighbours, closest first.
 
@@ -267,4 +263,4 @@ def plot_dense_modes(
         y=1 - 0.08 / fig.get_figheight(),
         va="top",
     )
-    _save(fig, png_path, pdf_path)
+    save_figure(fig, png_path, pdf_path)

@@ -135,7 +135,7 @@ class ChunkStore:
         self._discard_if_stale()
         if not (self.folder / MANIFEST_NAME).exists():
             self.folder.mkdir(exist_ok=True)
-            _write_atomically(
+            write_atomically(
                 self.folder / MANIFEST_NAME,
                 lambda handle: handle.write(json.dumps(self.manifest, indent=1).encode()),
             )
@@ -192,7 +192,7 @@ class ChunkStore:
 
     def write(self, index: int, chunk: Chunk) -> None:
         """Save a complete chunk; the file appears under its name only once fully written."""
-        _write_atomically(self.path(index), lambda handle: np.savez(handle, **chunk.arrays()))
+        write_atomically(self.path(index), lambda handle: np.savez(handle, **chunk.arrays()))
 
     def positions(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Embedded positions, skipped positions and reasons of a chunk, without its features."""
@@ -269,7 +269,7 @@ def _read_manifest(path: Path) -> dict | None:
     return stored if isinstance(stored, dict) else None
 
 
-def _write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
+def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Write to ``<path>.tmp``, flush it to disk, then rename: ``path`` is never partial."""
     temporary = path.with_name(path.name + ".tmp")
     with open(temporary, "wb") as handle:

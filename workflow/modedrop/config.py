@@ -93,9 +93,9 @@ def check_schema(config: Mapping, schema_path: str | Path) -> None:
 def check_semantics(config: Mapping) -> None:
     """Names that must exist: attributes, encoders; and metric/encoder compatibility."""
     from modedrop.data.celeba_format import ATTRIBUTE_NAMES
+    from modedrop.design import RANDOM_ATTRIBUTE
     from modedrop.encoders import ENCODERS
     from modedrop.encoders.weights import check_configured_weights
-    from modedrop.indices import RANDOM_ATTRIBUTE
     from modedrop.metrics import METRICS
 
     problems = []

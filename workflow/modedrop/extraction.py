@@ -17,6 +17,10 @@ model exactly the batches of an uninterrupted run (CPU convolutions may round di
 with another batch composition) and the cache it writes is identical. The cache itself is
 assembled at ``<out>.partial`` and renamed to ``<out>`` when complete; the chunk folder is
 deleted afterwards. Nothing incomplete is ever left under the final name.
+
+The batches are embedded by :mod:`modedrop.embedding_run` and the cache is assembled by
+:mod:`modedrop.extraction_outputs`; this module resolves the encoder, the device and the run
+manifest, and feeds the image loader to the run.
 """
 
 from __future__ import annotations
@@ -24,33 +28,23 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import platform
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-import numpy as np
 import torch
-from tqdm import tqdm
 
-from modedrop.chunks import CHUNK_FORMAT, Chunk, ChunkStore, chunk_rows_for, fsync_folder
-from modedrop.data.images import ImageDecodeError, ImageList, ImageMissingError
+from modedrop.chunks import CHUNK_FORMAT, ChunkStore, chunk_rows_for
+from modedrop.data.images import ImageList
+from modedrop.embedding_run import DecodedImages, EmbeddingRun, collate_images
 from modedrop.encoders import get_encoder
 from modedrop.encoders.base import EncoderSpec, file_sha256
 from modedrop.encoders.weights import locate_weights
-from modedrop.features import (
-    FACE_FOUND,
-    FEATURES,
-    LOGITS,
-    N_NO_FACE,
-    N_SKIPPED,
-    SKIPPED_IMAGES,
-    write_cache,
-)
+from modedrop.extraction_outputs import assemble_cache
+from modedrop.features import FACE_FOUND
 
 log = logging.getLogger(__name__)
 
@@ -64,19 +58,6 @@ VERSIONED_PACKAGES = (
     "h5py",
     "pillow",
 )
-_SKIP_HINT = (
-    "Replace the file, or set features.skip_unreadable: true to leave unreadable images out "
-    "of the cache (they are then listed in its attribute skipped_images and left out of every "
-    "subset)"
-)
-_MISSING_HINT = (
-    "The image list (attribute file) and the images come from different data sets; check "
-    "the data set's paths in the config"
-)
-
-
-class NonFiniteFeaturesError(ValueError):
-    """The encoder produced NaN or Inf; the message names the first images concerned."""
 
 
 def library_versions() -> dict[str, str]:
@@ -196,7 +177,7 @@ def extract_features(
     embedded = 0
     if done < store.n_chunks:
         loader = _loader(images, names, spec, store.rows_before(done), batch_size, threads, target)
-        run = _Run(model, target, store, names, skip_unreadable, spec.name)
+        run = EmbeddingRun(model, target, store, names, skip_unreadable, spec.name)
         embedded = run.embed(loader, first_chunk=done, progress=progress)
     attrs = {
         "encoder": spec.name,
@@ -265,16 +246,20 @@ def run_manifest(
 
 
 def _code_sha256() -> str:
-    """Hash of the code that turns an image into a row (decoding, encoders, this module).
+    """Hash of the code that turns an image into a row: decoding, encoders, the chunk store
+    and the extraction modules (this one, the embedding run and the cache assembly).
 
     The package version does not change when this code is edited; the rows may.
     """
     import modedrop.chunks
     import modedrop.data.images
+    import modedrop.embedding_run
     import modedrop.encoders
+    import modedrop.extraction_outputs
 
     files = sorted(Path(modedrop.encoders.__file__).parent.glob("*.py"))
     files += [Path(modedrop.data.images.__file__), Path(modedrop.chunks.__file__), Path(__file__)]
+    files += [Path(modedrop.embedding_run.__file__), Path(modedrop.extraction_outputs.__file__)]
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
@@ -294,67 +279,6 @@ def _source_identity(images: str | Path) -> dict:
     return {}
 
 
-# --- decoding and embedding ---------------------------------------------------------------
-
-
-class _Decoded(torch.utils.data.Dataset):
-    """``(position, image, None)`` or ``(position, None, error)`` for one image.
-
-    Decoding errors travel to the main process as data: there the run either skips the image
-    or stops with a short message naming it (an exception raised in a DataLoader worker
-    reaches the user wrapped in the worker's traceback).
-    """
-
-    def __init__(self, images: ImageList):
-        self.images = images
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, position: int):
-        try:
-            return position, self.images[position], None
-        except ImageDecodeError as error:
-            return position, None, error
-
-
-@dataclass
-class _Batch:
-    """A batch of decoded images and the failures among its positions."""
-
-    positions: list[int]
-    images: torch.Tensor | None
-    failed: list[tuple[int, ImageDecodeError]]
-    end: int
-    size: int
-
-    def pin_memory(self) -> _Batch:
-        """Called by the DataLoader's pinning thread (CUDA) instead of its generic recursion."""
-        if self.images is not None:
-            self.images = self.images.pin_memory()
-        return self
-
-
-def _collate(items: list[tuple]) -> _Batch:
-    decoded = [(position, image) for position, image, error in items if error is None]
-    failed = [(position, error) for position, _, error in items if error is not None]
-    images = _stack([image for _, image in decoded]) if decoded else None
-    end = max(position for position, _, _ in items) + 1
-    return _Batch([p for p, _ in decoded], images, failed, end, len(items))
-
-
-def _stack(batch: list[torch.Tensor]) -> torch.Tensor:
-    """Collate one batch; images kept at native size (uint8 encoders) must share one size."""
-    sizes = {tuple(image.shape) for image in batch}
-    if len(sizes) > 1:
-        raise ValueError(
-            f"images of different sizes in one batch ({sorted(sizes)}): this encoder takes "
-            "images at their native size, so every image of the data set must have the same "
-            "size (CelebA's aligned crops are all 178x218)"
-        )
-    return torch.stack(batch)
-
-
 def _loader(
     images: str | Path,
     names: Sequence[str],
@@ -365,261 +289,12 @@ def _loader(
     device: torch.device,
 ) -> torch.utils.data.DataLoader:
     """Batches of the images from position ``first`` on (a chunk boundary), in order."""
-    decoded = _Decoded(ImageList(images, names, spec.preprocessing))
+    decoded = DecodedImages(ImageList(images, names, spec.preprocessing))
     return torch.utils.data.DataLoader(
         torch.utils.data.Subset(decoded, range(first, len(names))),
         batch_size=batch_size,
         shuffle=False,
         num_workers=max(0, threads - 1) if device.type == "cpu" else threads,
         pin_memory=device.type == "cuda",
-        collate_fn=_collate,
+        collate_fn=collate_images,
     )
-
-
-@dataclass
-class _Pending:
-    """The rows of the chunk being filled."""
-
-    rows: list[int] = field(default_factory=list)
-    features: list[np.ndarray] = field(default_factory=list)
-    logits: list[np.ndarray] = field(default_factory=list)
-    face_found: list[np.ndarray] = field(default_factory=list)
-    skipped: list[int] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
-
-    def chunk(self, store: ChunkStore) -> Chunk:
-        def joined(parts: list[np.ndarray], width: int | None, dtype) -> np.ndarray:
-            shape = (0,) if width is None else (0, width)
-            return np.concatenate(parts) if parts else np.empty(shape, dtype=dtype)
-
-        return Chunk(
-            rows=np.asarray(self.rows, dtype=np.int64),
-            features=joined(self.features, store.feature_dim, np.float32),
-            logits=joined(self.logits, store.num_classes, np.float32)
-            if store.num_classes is not None
-            else None,
-            face_found=joined(self.face_found, None, bool) if store.face_flags else None,
-            skipped=np.asarray(self.skipped, dtype=np.int64),
-            reasons=np.asarray(self.reasons, dtype=str),
-        )
-
-
-class _Run:
-    """One extraction run: feeds the batches to the model and saves each complete chunk."""
-
-    def __init__(
-        self,
-        model: torch.nn.Module,
-        device: torch.device,
-        store: ChunkStore,
-        names: Sequence[str],
-        skip_unreadable: bool,
-        encoder: str,
-    ):
-        self.model = model
-        self.device = device
-        self.store = store
-        self.names = names
-        self.skip_unreadable = skip_unreadable
-        self.encoder = encoder
-
-    def embed(self, loader, first_chunk: int, progress: bool) -> int:
-        """Embed every chunk from ``first_chunk`` on; returns the number of rows embedded.
-
-        uint8 batches are passed through unchanged (the model converts them itself); the bf16
-        autocast on CUDA applies to the encoders that allow it (inception_v3 disables it inside).
-        """
-        device = self.device
-        autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
-        index, pending, embedded = first_chunk, _Pending(), 0
-        # mininterval keeps the log readable when stderr is a file (Snakemake's log:).
-        bar = tqdm(
-            total=self.store.n_images,
-            initial=self.store.bounds(first_chunk)[0],
-            unit="img",
-            desc="embedding",
-            disable=not progress,
-            mininterval=5,
-        )
-        with torch.inference_mode(), autocast, bar:
-            for batch in loader:
-                self._record_failures(batch.failed, pending)
-                if batch.images is not None:
-                    self._embed_batch(batch, pending)
-                    embedded += len(batch.positions)
-                bar.update(batch.size)
-                if batch.end == self.store.bounds(index)[1]:
-                    self.store.write(index, pending.chunk(self.store))
-                    index, pending = index + 1, _Pending()
-        if index != self.store.n_chunks:
-            raise RuntimeError(
-                f"the extraction stopped after chunk {index} of {self.store.n_chunks}: the image "
-                "loader ended early"
-            )
-        return embedded
-
-    def _record_failures(self, failed: list[tuple[int, ImageDecodeError]], pending: _Pending):
-        for position, error in failed:
-            if isinstance(error, ImageMissingError):
-                raise ImageMissingError(f"{error}. {_MISSING_HINT}")
-            if not self.skip_unreadable:
-                raise ImageDecodeError(f"{error}. {_SKIP_HINT}")
-            log.warning("skipping unreadable image %s: %s", self.names[position], error)
-            pending.skipped.append(position)
-            pending.reasons.append(str(error))
-
-    def _embed_batch(self, batch: _Batch, pending: _Pending) -> None:
-        flags = getattr(self.model, FACE_FOUND, None)
-        before = len(flags) if flags is not None else 0
-        images = batch.images.to(self.device, non_blocking=True, memory_format=torch.channels_last)
-        features, logits = self.model(images)
-        if (logits is None) != (self.store.num_classes is None):
-            raise RuntimeError(
-                f"encoder {self.encoder!r} returned {'no ' if logits is None else ''}logits, but "
-                f"its registry entry says num_classes={self.store.num_classes}"
-            )
-        features = features.float().cpu().numpy()
-        logits = logits.float().cpu().numpy() if logits is not None else None
-        self._check_finite(batch.positions, features, logits)
-        pending.rows.extend(batch.positions)
-        pending.features.append(features)
-        if logits is not None:
-            pending.logits.append(logits)
-        if self.store.face_flags:
-            # dlib_face appends one flag per image in call order: this batch's are the new ones.
-            added = np.asarray(flags[before:], dtype=bool)
-            if len(added) != len(batch.positions):
-                raise RuntimeError(
-                    f"the encoder flagged {len(added)} images but embedded {len(batch.positions)}"
-                )
-            pending.face_found.append(added)
-
-    def _check_finite(self, positions: list[int], features: np.ndarray, logits) -> None:
-        """Stop before a NaN or Inf row can reach a chunk, naming the images concerned."""
-        bad = ~np.isfinite(features).all(axis=1)
-        if logits is not None:
-            bad |= ~np.isfinite(logits).all(axis=1)
-        if bad.any():
-            named = [self.names[positions[i]] for i in np.flatnonzero(bad)]
-            raise NonFiniteFeaturesError(
-                f"encoder {self.encoder!r} produced NaN or Inf outputs for {len(named)} image(s) "
-                f"of a batch, first {named[:5]}; no cache was written. Check these images "
-                "(blank or corrupt content) and the weights; on CUDA, bf16 overflow is also "
-                "possible (try features.device: cpu)"
-            )
-
-
-# --- the cache ----------------------------------------------------------------------------
-
-
-def assemble_cache(
-    store: ChunkStore, names: Sequence[str], attrs: dict, out_path: Path
-) -> tuple[int, list[str]]:
-    """Write the cache from the complete chunks, atomically; returns rows and skipped names.
-
-    Written at ``<out>.partial`` and renamed to ``out_path`` when complete; the chunk folder is
-    deleted only after the rename, so a kill at any point leaves either the chunks or the cache.
-    """
-    kept, skipped, reasons = [], [], []
-    for index in range(store.n_chunks):
-        rows, gone, why = store.positions(index)
-        kept.append(rows)
-        skipped += [names[p] for p in gone]
-        reasons += list(why)
-    rows = np.concatenate(kept)
-    if not len(rows):
-        raise ImageDecodeError(
-            f"none of the {len(names)} images could be decoded (e.g. {reasons[:1]}); check the "
-            "images folder or zip"
-        )
-    _warn_skipped(skipped, reasons)
-    attrs = {**attrs, "n_images": len(rows), N_SKIPPED: len(skipped), SKIPPED_IMAGES: skipped}
-    partial = out_path.with_name(out_path.name + ".partial")
-    try:
-        _write_rows(store, [names[p] for p in rows], attrs, partial)
-        os.replace(partial, out_path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    fsync_folder(out_path.parent)
-    store.remove()
-    return len(rows), skipped
-
-
-def _write_rows(store: ChunkStore, kept: list[str], attrs: dict, path: Path) -> None:
-    with write_cache(
-        path,
-        names=kept,
-        feature_dim=store.feature_dim,
-        num_classes=store.num_classes,
-        attrs=attrs,
-    ) as cache:
-        flags = []
-        row = 0
-        for index in range(store.n_chunks):
-            chunk = store.load(index)
-            stop = row + len(chunk.rows)
-            cache[FEATURES][row:stop] = chunk.features
-            if chunk.logits is not None:
-                cache[LOGITS][row:stop] = chunk.logits
-            if chunk.face_found is not None:
-                flags.append(chunk.face_found)
-            row = stop
-        if store.face_flags:
-            _record_face_found(cache, np.concatenate(flags), kept)
-
-
-def _warn_skipped(skipped: list[str], reasons: list[str]) -> None:
-    if not skipped:
-        return
-    shown = "; ".join(f"{name} ({why})" for name, why in zip(skipped[:20], reasons, strict=False))
-    more = f"; and {len(skipped) - 20} more" if len(skipped) > 20 else ""
-    log.warning(
-        "left %d unreadable image(s) out of the cache (attribute %s lists them; the metric jobs "
-        "leave them out of their subsets): %s%s",
-        len(skipped),
-        SKIPPED_IMAGES,
-        shown,
-        more,
-    )
-
-
-def _record_face_found(cache, found: np.ndarray, names: Sequence[str]) -> None:
-    """Store a face encoder's per-image ``face_found`` flags (dlib_face); images are kept."""
-    cache.create_dataset(FACE_FOUND, data=found)
-    missing = np.flatnonzero(~found)
-    cache.attrs[N_NO_FACE] = len(missing)
-    if len(missing):
-        log.warning(
-            "no face detected in %d of %d images (e.g. %s); their descriptors were computed "
-            "with the whole image as the face box (dataset %r of the cache flags them)",
-            len(missing),
-            len(names),
-            ", ".join(names[i] for i in missing[:5]),
-            FACE_FOUND,
-        )
-
-
-THROUGHPUT_COLUMNS = (
-    "encoder",
-    "images",
-    "embedded",
-    "resumed",
-    "skipped",
-    "seconds",
-    "images_per_s",
-    "device",
-    "batch_size",
-    "threads",
-)
-
-
-def write_throughput(path: str | Path, encoder: str, stats: dict, batch_size: int, threads: int):
-    """One-row TSV of an extraction's throughput (Snakemake's benchmark columns are fixed).
-
-    ``images_per_s`` counts the rows embedded by this run only (``embedded``); ``resumed``
-    images came from an earlier, interrupted run's chunks.
-    """
-    row = {"encoder": encoder, **stats, "batch_size": batch_size, "threads": threads}
-    lines = ["\t".join(THROUGHPUT_COLUMNS), "\t".join(str(row[c]) for c in THROUGHPUT_COLUMNS)]
-    Path(path).write_text("\n".join(lines) + "\n")

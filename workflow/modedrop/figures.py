@@ -1,4 +1,5 @@
-"""From the study's tables and job results to the figures (the drawing is in modedrop.plots)."""
+"""From the study's tables and job results to the figures (the drawing is in the
+``modedrop.plots*`` modules, the shared look in ``modedrop.figure_style``)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from modedrop import plots
-from modedrop.indices import condition_fraction
+from modedrop.design import condition_fraction
 from modedrop.metrics import output_labels, worse
+from modedrop.plots_detection import plot_detection_heatmap
+from modedrop.plots_duplicates import plot_duplicate_pairs
+from modedrop.plots_ndb import plot_ndb_bins
+from modedrop.plots_response import plot_response
 from modedrop.records import read_result
 
 # Short: every panel repeats the axis label; the figure title says what p and f are.
@@ -23,7 +27,7 @@ TITLES = {
 
 
 def detection_heatmap(detection_csv: str | os.PathLike, png: str, pdf: str) -> None:
-    plots.plot_detection_heatmap(
+    plot_detection_heatmap(
         pd.read_csv(detection_csv), labels=output_labels(), png_path=png, pdf_path=pdf
     )
 
@@ -39,7 +43,7 @@ def response_figure(
         kind, fraction = condition_fraction(condition)
         if kind == axis or condition == "unbiased":
             x_of[condition] = fraction
-    plots.plot_response(
+    plot_response(
         long,
         experiment=experiment,
         x_of=x_of,
@@ -62,7 +66,7 @@ def ndb_bins_figure(result_json: str | os.PathLike, png: str, pdf: str) -> None:
         for condition, d in details.items()
     }
     record = result["records"][0]
-    plots.plot_ndb_bins(
+    plot_ndb_bins(
         np.asarray(first["reference_proportions"]),
         evaluated,
         title=(
@@ -87,7 +91,7 @@ def duplicate_pairs_figure(
     decoded = ImageList(Path(images), names, _unchanged)
     pixels = {name: decoded[i].permute(1, 2, 0).numpy() for i, name in enumerate(names)}
     record = result["records"][0]
-    plots.plot_duplicate_pairs(
+    plot_duplicate_pairs(
         [(pixels[a], pixels[b], similarity, f"{a} / {b}") for a, b, similarity in pairs],
         title=(
             f"Most similar pairs: {record['experiment']}, {condition}, {record['encoder']}, "

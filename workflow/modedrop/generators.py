@@ -10,11 +10,12 @@ network comes from one of:
 * ``torchscript: path/to/generator.pt`` - a TorchScript file (``torch.jit.save``), loaded on the
   CPU. TorchScript runs no Python code at load time, unlike a pickled module.
 
-The prior (:mod:`modedrop.priors`) is ``"normal"`` (N(0, I), the usual GAN prior), ``"uniform"``
-(U(-1, 1)^d) or the path of a ``.npz`` prior written by :mod:`modedrop.calibration` (a reshaped
-latent distribution: a Gaussian mixture, Algorithm 1 of seed 004, or rejection sampling around a
-dense mode, Algorithm 2). A calibrated sampler is therefore a generator like any other: the same
-network with a different prior (:meth:`Generator.with_prior`).
+The prior (:mod:`modedrop.priors`) is ``"normal"`` (N(0, I), the usual GAN prior),
+``"uniform"`` (U(-1, 1)^d) or the path of a ``.npz`` prior written by
+:mod:`modedrop.calibration` (a reshaped latent distribution: a Gaussian mixture, Algorithm 1
+of Wu et al., *Black-Box Diagnosis and Calibration on GAN Intra-Mode Collapse*, or rejection
+sampling around a dense mode, Algorithm 2). A calibrated sampler is therefore a generator like
+any other: the same network with a different prior (:meth:`Generator.with_prior`).
 
 Generated images go through the same encoders and metric functions as the data subsets: a
 *sample set* (:func:`write_sample_set`) is a zip of PNG images plus the latent codes that made

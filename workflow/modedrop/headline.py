@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
-from modedrop.indices import condition_fraction
+from modedrop.design import RANDOM_ATTRIBUTE, condition_fraction
 from modedrop.metrics import METRICS, OUTPUTS
 from modedrop.stats import LONG_COLUMNS
 
@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 #: The attribute list of a null experiment: the pseudo-attribute of a fixed random half.
-NULL_ATTRIBUTES: tuple[str, ...] = ("Random",)
+NULL_ATTRIBUTES: tuple[str, ...] = (RANDOM_ATTRIBUTE,)
 
 NULL_CALIBRATION_COLUMNS: tuple[str, ...] = (
     "dataset",

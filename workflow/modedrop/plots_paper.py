@@ -10,7 +10,7 @@ nontarget on x and the score over the seeds on y.
 :func:`paper_figure` builds that figure from the study's long table (``tables/metrics.csv``),
 :func:`plot_paper_figure` also writes it as PNG and PDF. The drawing conventions (colours,
 condition tick labels, mean +/- 1 s.d. with each seed as a dot, deterministic files) are those
-of :mod:`modedrop.plots`.
+of :mod:`modedrop.figure_style`, shared with :mod:`modedrop.plots`.
 """
 
 from __future__ import annotations
@@ -18,18 +18,21 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-import matplotlib
+import matplotlib.pyplot as plt
+import pandas as pd
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from modedrop import plots  # noqa: E402
-from modedrop.plots import condition_tick_label  # noqa: E402
-from modedrop.stats import LONG_COLUMNS, summarize  # noqa: E402
+from modedrop.figure_style import (
+    CONDITION_COLORS,
+    condition_tick_label,
+    draw_mean_sd,
+    draw_seed_dots,
+    pretty_attribute,
+    save_figure,
+    seed_count_text,
+    seed_offsets,
+    study_style,
+)
+from modedrop.stats import LONG_COLUMNS, summarize
 
 __all__ = [
     "PAPER_CONDITIONS",
@@ -105,6 +108,38 @@ def _rows(long: pd.DataFrame, experiment: str, encoder: str) -> pd.DataFrame:
     return sub
 
 
+def _draw_panel(ax, summary: pd.DataFrame, values: pd.DataFrame, metric: str, offsets) -> None:
+    """Per condition, the metric's mean +/- 1 s.d. and each seed's dot."""
+    for x, condition in enumerate(PAPER_CONDITIONS):
+        color = CONDITION_COLORS[condition]
+        draw_mean_sd(ax, x - 0.08, summary.loc[(metric, condition)], color)
+        draw_seed_dots(ax, x, values[values["condition"].astype(str) == condition], offsets, color)
+
+
+def _header(fig, experiment: str, name: str, attributes: list[str], seeds, counts) -> None:
+    """Title naming the experiment, its dropped attributes and the encoder; a line on seeds."""
+    height = fig.get_figheight()
+    k = len(attributes)
+    dropped = ", ".join(pretty_attribute(a) for a in attributes) or "none"
+    fig.suptitle(
+        f"{experiment}: {k} attribute{'s' if k != 1 else ''} dropped ({dropped}) \u2014 {name}",
+        fontsize=12,
+        fontweight="bold",
+        y=1 - 0.1 / height,
+    )
+    fig.text(
+        0.5,
+        1 - 0.42 / height,
+        f"point: mean \u00b1 1 s.d. over {seed_count_text(counts)} seeds "
+        f"({', '.join(str(s) for s in seeds)}); "
+        "small dots: one seed each. Higher is more diverse for both scores.",
+        ha="center",
+        va="top",
+        fontsize=8,
+        color="#444444",
+    )
+
+
 def paper_figure(
     long: pd.DataFrame,
     *,
@@ -125,30 +160,14 @@ def paper_figure(
     sub = _rows(long, experiment, encoder)
     summary = summarize(sub).set_index(["metric", "condition"])
     seeds = sorted(sub["seed"].unique())
-    offsets = np.linspace(-0.14, 0.14, len(seeds)) + 0.16 if len(seeds) > 1 else [0.16]
-    seed_offset = dict(zip(seeds, offsets, strict=True))
+    offsets = seed_offsets(seeds)
     name = encoder_label(encoder)
     attributes = [str(a) for a in attributes]
 
-    with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.85):
+    with study_style(font_scale=0.85):
         fig, axes = plt.subplots(1, len(PAPER_METRICS), figsize=(9.6, 5.0), squeeze=False)
         for ax, (metric, (short, ylabel)) in zip(axes[0], PAPER_METRICS.items(), strict=True):
-            values = sub[sub["metric"] == metric]
-            for x, condition in enumerate(PAPER_CONDITIONS):
-                color = plots._CONDITION_COLORS[condition]
-                row = summary.loc[(metric, condition)]
-                plots.draw_mean_sd(ax, x - 0.08, row, color)
-                seed_values = values[values["condition"].astype(str) == condition]
-                seed_values = seed_values.sort_values("seed")
-                ax.scatter(
-                    [x + seed_offset[s] for s in seed_values["seed"]],
-                    seed_values["value"].to_numpy(dtype=float),
-                    s=14,
-                    color=color,
-                    alpha=0.65,
-                    linewidths=0,
-                    zorder=2,
-                )
+            _draw_panel(ax, summary, sub[sub["metric"] == metric], metric, offsets)
             ax.set_xticks(range(len(PAPER_CONDITIONS)))
             ax.set_xticklabels([condition_tick_label(c, attributes) for c in PAPER_CONDITIONS])
             ax.set_xlim(-0.6, len(PAPER_CONDITIONS) - 0.4)
@@ -156,30 +175,8 @@ def paper_figure(
             ax.set_title(f"{name} + {short}", fontweight="bold")
             ax.margins(y=0.15)
             ax.grid(axis="x", visible=False)
-
-        height = fig.get_figheight()
-        k = len(attributes)
-        dropped = ", ".join(plots._pretty(a) for a in attributes) or "none"
-        fig.suptitle(
-            f"{experiment}: {k} attribute{'s' if k != 1 else ''} dropped ({dropped}) \u2014 {name}",
-            fontsize=12,
-            fontweight="bold",
-            y=1 - 0.1 / height,
-        )
-        counts = summary["n"].to_numpy()
-        lo, hi = int(counts.min()), int(counts.max())
-        n = f"n = {lo}" if lo == hi else f"n = {lo}\u2013{hi}"
-        fig.text(
-            0.5,
-            1 - 0.42 / height,
-            f"point: mean \u00b1 1 s.d. over {n} seeds ({', '.join(str(s) for s in seeds)}); "
-            "small dots: one seed each. Higher is more diverse for both scores.",
-            ha="center",
-            va="top",
-            fontsize=8,
-            color="#444444",
-        )
-        fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / height))
+        _header(fig, experiment, name, attributes, seeds, summary["n"].to_numpy())
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
     return fig
 
 
@@ -194,4 +191,4 @@ def plot_paper_figure(
 ) -> None:
     """:func:`paper_figure`, written to ``png_path`` and ``pdf_path`` (folders created)."""
     fig = paper_figure(long, experiment=experiment, encoder=encoder, attributes=attributes)
-    plots._save(fig, png_path, pdf_path)
+    save_figure(fig, png_path, pdf_path)

@@ -6,8 +6,8 @@ A prior has ``latent_dim``, ``sample(n, rng) -> float32 (n, latent_dim)`` and ``
 
 The calibrated priors reshape the latent distribution to calibrate intra-mode collapse, after
 Wu, Wang, Yuan, Zhang, Wang & Jin 2021, "Black-Box Diagnosis and Calibration on GAN Intra-Mode
-Collapse: A Pilot Study", ACM TOMM, doi:10.1145/3472768 (seed document 004, Sec. 3.2);
-:mod:`modedrop.calibration` fits them to a diagnosed sample set and documents both algorithms:
+Collapse: A Pilot Study", ACM TOMM, doi:10.1145/3472768 (Sec. 3.2), fitted and documented by
+:mod:`modedrop.calibration_mixture` and :mod:`modedrop.calibration_rejection`:
 
 * :class:`GaussianMixturePrior` - Algorithm 1, ``sum_k w_k N(mu_k, diag(variances))``;
 * :class:`RejectionPrior` - Algorithm 2, latents of a base prior thinned inside a
@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 
-from modedrop.metrics._checks import feature_matrix, generator, positive_int
+from modedrop.validation import feature_matrix, generator, positive_int
 
 __all__ = [
     "BUILTIN_PRIORS",
@@ -521,7 +521,7 @@ def load_prior(spec: str | os.PathLike, latent_dim: int):
     if path.suffix != ".npz":
         raise GeneratorSpecError(
             f"unknown prior {str(spec)!r}: use one of {', '.join(BUILTIN_PRIORS)} or the path of a "
-            ".npz prior written by the calibration rule (modedrop.calibration)."
+            ".npz prior written by the calibration rule (modedrop.calibration_*)."
         )
     if not path.exists():
         raise GeneratorSpecError(

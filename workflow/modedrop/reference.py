@@ -10,11 +10,12 @@ decides what they measure (``reference.distribution`` in the config):
   because of the mode it drops. With ``balance: joint`` both have ``size / 2^k`` images per
   combination. With ``balance: marginal`` the two are allocated together: one marginal
   allocation of ``unbiased size + reference size`` images (each target attribute +1 in exactly
-  half, combinations as equal as the cells allow, :func:`modedrop.indices.marginal_allocation`)
-  is split into the reference's part (each attribute +1 in exactly half, each combination's
-  count as close as integers allow to its proportional share) and the unbiased condition's part
-  (the rest). So both have every target attribute at +1 in exactly half of their images and the
-  same combination shares up to rounding, and no cell has to give more than it holds.
+  half, combinations as equal as the cells allow,
+  :func:`modedrop.allocation.marginal_allocation`) is split into the reference's part (each
+  attribute +1 in exactly half, each combination's count as close as integers allow to its
+  proportional share) and the unbiased condition's part (the rest). So both have every target
+  attribute at +1 in exactly half of their images and the same combination shares up to
+  rounding, and no cell has to give more than it holds.
 * ``natural`` - a uniform random sample of the data set (its natural attribute mix, e.g. CelebA:
   41.7 % Male, 77.4 % Young), one per seed and shared by the experiments
   (:func:`modedrop.indices.sample_reference`). The outputs then measure the distance to the
@@ -32,23 +33,18 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from modedrop.indices import (
-    Design,
-    Experiment,
-    InfeasibleExperimentError,
-    _check_conditions,
-    _describe,
-    _draw,
-    _joint_allocation,
-    _largest_marginal_size,
-    _usable,
-    build_indices,
+from modedrop.allocation import (
+    check_conditions,
     check_with_advice,
     combination_cells,
+    describe_combination,
+    joint_allocation,
+    largest_marginal_size,
     marginal_allocation,
-    sample_reference,
-    with_random_attribute,
+    without_excluded,
 )
+from modedrop.design import Design, Experiment, InfeasibleExperimentError, with_random_attribute
+from modedrop.indices import build_indices, draw_subset, sample_reference
 
 __all__ = ["REFERENCE", "check_experiment", "draw_reference", "experiment_indices"]
 
@@ -74,7 +70,7 @@ def _joint_pair(cells: Mapping[tuple, np.ndarray], experiment: Experiment, size:
             f"reference needs reference.size divisible by 2^{k} = {step} (one equal share per "
             f"combination); got {size}. Use {size - size % step} or {size - size % step + step}."
         )
-    unbiased = _joint_allocation(experiment.sizes["unbiased"], k)
+    unbiased = joint_allocation(experiment.sizes["unbiased"], k)
     reference = [size // 2**k] * 2**k
     combo = min(cells, key=lambda c: len(cells[c]))
     count = len(cells[combo])
@@ -84,8 +80,9 @@ def _joint_pair(cells: Mapping[tuple, np.ndarray], experiment: Experiment, size:
         raise InfeasibleExperimentError(
             f"experiment {experiment.name!r}: the unbiased condition ({sum(unbiased)} images) "
             f"and its balanced reference ({size}) together need {needed} images from the cell "
-            f"[{_describe(experiment.attributes, combo)}], which holds only {count}. The largest "
-            f"feasible size of the unbiased condition with this reference is {largest}. {_fix_hint(experiment)}",
+            f"[{describe_combination(experiment.attributes, combo)}], which holds only {count}. "
+            f"The largest feasible size of the unbiased condition with this reference is "
+            f"{largest}. {_fix_hint(experiment)}",
             largest,
         )
     return unbiased, reference
@@ -101,13 +98,14 @@ def _marginal_pair(cells: Mapping[tuple, np.ndarray], experiment: Experiment, si
         )
     combined = marginal_allocation(combos, capacities, n_unbiased + size)
     if combined is None:
-        largest = max(0, _largest_marginal_size(combos, capacities) - size)
+        largest = max(0, largest_marginal_size(combos, capacities) - size)
         raise InfeasibleExperimentError(
             f"experiment {experiment.name!r} (marginal balance): the unbiased condition "
             f"({n_unbiased} images) and its balanced reference ({size}) together cannot put "
             f"each of {list(experiment.attributes)} at +1 in exactly half of their images "
             f"within the cell sizes {dict(zip(combos, capacities, strict=True))}. The largest "
-            f"feasible size of the unbiased condition with this reference is {largest}. {_fix_hint(experiment)}",
+            f"feasible size of the unbiased condition with this reference is {largest}. "
+            f"{_fix_hint(experiment)}",
             largest,
         )
     shares = np.asarray(combined, dtype=float) * size / (n_unbiased + size)
@@ -153,7 +151,7 @@ def draw_reference(
     cells = combination_cells(table, experiment.attributes)
     unbiased, plan = paired_allocation(cells, experiment, size)
     names = table.index.to_numpy()
-    return _draw(names, cells, plan, experiment, seed, REFERENCE), unbiased
+    return draw_subset(names, cells, plan, experiment, seed, REFERENCE), unbiased
 
 
 def experiment_indices(
@@ -191,6 +189,6 @@ def check_experiment(
 
     def check(candidate: Experiment) -> None:
         reference, unbiased = draw_reference(table, candidate, seed, design)
-        _check_conditions(_usable(table, reference), candidate, design, unbiased)
+        check_conditions(without_excluded(table, reference), candidate, design, unbiased)
 
     check_with_advice(check, experiment)

@@ -1,4 +1,5 @@
-# Generative-model study 3 (seed 004): black-box MCCS diagnosis of a trained generator, then two
+# Generative-model study 3 (Wu et al., Black-Box Diagnosis and Calibration on GAN Intra-Mode
+# Collapse): black-box MCCS diagnosis of a trained generator, then two
 # calibrations that only reshape its latent sampling: Algorithm 1 (a Gaussian mixture whose
 # weights shun the worst-case dense mode) and Algorithm 2 (rejection sampling around it). The
 # calibrated samplers are generators <name>_gmm and <name>_rejection (generated.smk).

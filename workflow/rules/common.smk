@@ -11,7 +11,9 @@ from snakemake.utils import update_config, validate
 LIBRARY_ROOT = str(Path(workflow.basedir, "workflow"))
 sys.path.insert(0, LIBRARY_ROOT)
 os.environ.update(
-    PYTHONPATH=os.pathsep.join(p for p in (LIBRARY_ROOT, os.environ.get("PYTHONPATH")) if p)
+    PYTHONPATH=os.pathsep.join(p for p in (LIBRARY_ROOT, os.environ.get("PYTHONPATH")) if p),
+    # Jobs draw figures into files, never on a screen: the library leaves the backend alone.
+    MPLBACKEND="Agg",
 )
 
 from modedrop.config import (
@@ -23,7 +25,7 @@ from modedrop.config import (
     typed_overrides,
 )
 from modedrop.dependencies import code_files
-from modedrop.indices import Design, Experiment, InfeasibleExperimentError
+from modedrop.design import Design, Experiment, InfeasibleExperimentError
 from modedrop.reference import check_experiment
 from modedrop.metrics import METRICS as METRIC_SPECS, PIXELS
 
@@ -65,7 +67,7 @@ TOY = config["gan_toy"]
 DCGAN = config["gan_dcgan"]
 GENERATED = config["generated"]
 CALIBRATION = config["calibration"]
-CALIBRATIONS = ("gmm", "rejection")  # Algorithms 1 and 2 of seed 004
+CALIBRATIONS = ("gmm", "rejection")  # Algorithms 1 and 2 of Wu et al.
 TRAINING_DATA = "training_data"  # the sample set of real training images, at GAN resolution
 
 
@@ -177,7 +179,7 @@ def attribute_table():
     if DATASET != "synthfaces":
         return None  # to be downloaded: build_indices checks feasibility on the real file
     # Not generated yet: the generator's attribute sampling is cheap and gives the same table.
-    from modedrop.data.synthfaces import sample_metadata
+    from modedrop.data.synthfaces_metadata import sample_metadata
 
     block = config["synthfaces"]
     return sample_metadata(block["n_images"], block["n_identities"], block["seed"]).attributes

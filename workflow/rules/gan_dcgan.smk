@@ -1,6 +1,6 @@
-# Generative-model study 2 (seed 001): a DCGAN trained on the data set for each latent size,
-# NDB/JSD tracked in pixel space during training; the trained generators are exported as
-# TorchScript and scored like any generator (generated.smk).
+# Generative-model study 2 (Mehta, Measuring Mode Collapse in GANs): a DCGAN trained on the data
+# set for each latent size, NDB/JSD tracked in pixel space during training; the trained
+# generators are exported as TorchScript and scored like any generator (generated.smk).
 
 
 rule gan_training_set:

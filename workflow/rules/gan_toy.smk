@@ -1,4 +1,5 @@
-# Generative-model study 1 (seed 002): GANs on 2-D toy data, swept over the latent size.
+# Generative-model study 1 (Martina-Perez, Addressing mode collapse in GANs): GANs on 2-D toy
+# data, swept over the latent size.
 # One job per (toy data set, latent size) trains every seed at once (a vectorised ensemble)
 # and tracks modes covered, high-quality share, NDB/JSD and RankMe during training.
 

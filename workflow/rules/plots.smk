@@ -1,4 +1,5 @@
-# Stage 6 - figures: the seed's Figures 2-5 per (experiment, encoder), and Figure S11.
+# Stage 6 - figures: Haratian (2024)'s Figures 2-5 per (experiment, encoder), and Figure S11 of
+# the RankMe paper (Garrido et al. 2023).
 
 
 rule plot_experiment:
@@ -193,7 +194,8 @@ rule plot_duplicate_pairs:
         "../scripts/plot_duplicate_pairs.py"
 
 
-# The main protocol alone (seed 000 and the metric battery): `snakemake --cores all mode_drop`.
+# The main protocol alone (Haratian (2024)'s protocol and the metric battery):
+# `snakemake --cores all mode_drop`.
 rule mode_drop:
     input:
         mode_drop_targets(),

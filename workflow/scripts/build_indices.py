@@ -5,7 +5,8 @@ from pathlib import Path
 
 from modedrop import runlog
 from modedrop.data.celeba_format import read_attributes, read_identities
-from modedrop.indices import Design, Experiment, describe_subsets, write_index
+from modedrop.design import Design, Experiment
+from modedrop.indices import describe_subsets, write_index
 from modedrop.reference import experiment_indices
 
 log = runlog.start(snakemake.log[0])

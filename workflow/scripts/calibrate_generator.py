@@ -5,7 +5,9 @@ import json
 import numpy as np
 
 from modedrop import runlog
-from modedrop.calibration import diagnose, gaussian_mixture_prior, rejection_prior
+from modedrop.calibration import diagnose
+from modedrop.calibration_mixture import gaussian_mixture_prior
+from modedrop.calibration_rejection import rejection_prior
 from modedrop.gan.evaluation import read_all_features
 from modedrop.generators import read_latents
 from modedrop.metrics.mccs import calibrate_radius, calibrate_theta

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 
 from modedrop import runlog
-from modedrop.calibration import diagnose, evaluate_generator_set
+from modedrop.calibration import diagnose
+from modedrop.calibration_evaluation import evaluate_generator_set
 from modedrop.calibration_plots import plot_calibration, plot_dense_modes
 from modedrop.data.images import ImageList
 from modedrop.gan.evaluation import read_all_features
@@ -42,7 +43,8 @@ for label, features_path, images_path, latents_path in zip(
         dense_mode_feature=np.asarray(before["dense_mode_feature"]),
         **common,
     )
-    # Each set's own worst-case dense mode: I_w before, I_w' after (seed 004, Figures 5-6).
+    # Each set's own worst-case dense mode: I_w before, I_w' after (Wu et al., *Black-Box
+    # Diagnosis and Calibration on GAN Intra-Mode Collapse*, Figures 5-6).
     own = diagnose(
         features,
         np.load(latents_path),

@@ -2,7 +2,8 @@
 
 from modedrop import runlog
 from modedrop.data.celeba_format import read_attributes
-from modedrop.extraction import extract_features, write_throughput
+from modedrop.extraction import extract_features
+from modedrop.extraction_outputs import write_throughput
 
 log = runlog.start(snakemake.log[0])
 # The attribute file defines the data set: one cache row per listed image, in file order.

@@ -3,8 +3,8 @@
 import pandas as pd
 
 from modedrop import runlog
-from modedrop.gan.dcgan import read_final_samples
 from modedrop.gan.dcgan_plots import plot_largest_bin, plot_ndb_curves, plot_sample_grids
+from modedrop.gan.dcgan_samples import read_final_samples
 
 runlog.start(snakemake.log[0])
 labels = [f"z = {latent}" for latent in snakemake.params.latent_dims]

@@ -4,7 +4,8 @@ import pandas as pd
 
 from modedrop import runlog
 from modedrop.gan.toy_plots import plot_toy_curves, plot_toy_snapshots
-from modedrop.gan.toy_training import load_run, real_sample
+from modedrop.gan.toy_real_data import real_sample
+from modedrop.gan.toy_run_io import load_run
 
 runlog.start(snakemake.log[0])
 toy, seed = snakemake.wildcards.toy, snakemake.params.seed

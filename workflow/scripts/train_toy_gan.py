@@ -1,7 +1,8 @@
 """Train the toy GAN of one (data set, latent size) for every seed at once, tracking it."""
 
 from modedrop import runlog
-from modedrop.gan.toy_training import save_run, train_toy_gan
+from modedrop.gan.toy_run_io import save_run
+from modedrop.gan.toy_training import train_toy_gan
 
 log = runlog.start(snakemake.log[0])
 toy = dict(snakemake.params.toy)

@@ -27,32 +27,14 @@ Outputs: 2048-d global-average-pooled features, no logits.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING
-
 from modedrop.encoders.base import IMAGENET_MEAN, IMAGENET_STD, EncoderSpec, Preprocessing, Weights
+from modedrop.encoders.resnet50_features import ResNet50FeaturesBuilder
 
-if TYPE_CHECKING:
-    import torch
-
+NAME = "dino_resnet50"
 URL = "https://dl.fbaipublicfiles.com/dino/dino_resnet50_pretrain/dino_resnet50_pretrain.pth"
 
-
-def backbone() -> torch.nn.Module:
-    """torchvision ResNet-50 with ``fc = Identity``, as DINO's hubconf and eval_linear build it."""
-    from modedrop.encoders.timm_wrapper import resnet50_without_fc
-
-    return resnet50_without_fc()
-
-
-def build(path: Path) -> torch.nn.Module:
-    from modedrop.encoders.timm_wrapper import load_features_only
-
-    return load_features_only(SPEC, backbone(), path)
-
-
 SPEC = EncoderSpec(
-    name="dino_resnet50",
+    name=NAME,
     description=(
         "DINO ResNet-50, official self-supervised ImageNet-1k backbone "
         "(facebookresearch/dino); 2048-d pooled features, no logits"
@@ -63,5 +45,5 @@ SPEC = EncoderSpec(
         resize=224, crop=224, mean=IMAGENET_MEAN, std=IMAGENET_STD, interpolation="bicubic"
     ),
     weights=Weights(file_name="dino_resnet50_pretrain.pth", url=URL),
-    build=build,
+    build=ResNet50FeaturesBuilder(NAME),
 )

@@ -1,4 +1,5 @@
-"""dlib's 128-d face recognition ResNet: the identity descriptor for MCCS (seed document 004).
+"""dlib's 128-d face recognition ResNet: the identity descriptor for MCCS (Wu et al.,
+*Black-Box Diagnosis and Calibration on GAN Intra-Mode Collapse*).
 
 Network and weights: ``dlib_face_recognition_resnet_model_v1.dat`` (a ResNet-29 trained by
 Davis King on about 3 million faces, 99.38 % on LFW; dlib's ``dnn_face_recognition_ex.cpp``),

@@ -97,7 +97,7 @@ def weights_path() -> Path:
 def build(path: Path) -> torch.nn.Module:
     import timm
 
-    from modedrop.encoders.timm_wrapper import FeaturesAndLogits
+    from modedrop.encoders.network_adapters import FeaturesAndLogits
     from modedrop.encoders.weights import load_state_dict_file, load_strict
 
     network = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=1000)

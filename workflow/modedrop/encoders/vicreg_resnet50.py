@@ -28,32 +28,14 @@ Outputs: 2048-d global-average-pooled features, no logits (a self-supervised bac
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING
-
 from modedrop.encoders.base import IMAGENET_MEAN, IMAGENET_STD, EncoderSpec, Preprocessing, Weights
+from modedrop.encoders.resnet50_features import ResNet50FeaturesBuilder
 
-if TYPE_CHECKING:
-    import torch
-
+NAME = "vicreg_resnet50"
 URL = "https://dl.fbaipublicfiles.com/vicreg/resnet50.pth"
 
-
-def backbone() -> torch.nn.Module:
-    """torchvision ResNet-50 without its classifier: VICReg's ``resnet.resnet50()`` layout."""
-    from modedrop.encoders.timm_wrapper import resnet50_without_fc
-
-    return resnet50_without_fc()
-
-
-def build(path: Path) -> torch.nn.Module:
-    from modedrop.encoders.timm_wrapper import load_features_only
-
-    return load_features_only(SPEC, backbone(), path)
-
-
 SPEC = EncoderSpec(
-    name="vicreg_resnet50",
+    name=NAME,
     description=(
         "VICReg ResNet-50, official self-supervised ImageNet-1k backbone "
         "(facebookresearch/vicreg); 2048-d pooled features, no logits"
@@ -64,5 +46,5 @@ SPEC = EncoderSpec(
         resize=224, crop=224, mean=IMAGENET_MEAN, std=IMAGENET_STD, interpolation="bilinear"
     ),
     weights=Weights(file_name="resnet50.pth", url=URL),
-    build=build,
+    build=ResNet50FeaturesBuilder(NAME),
 )

@@ -1,8 +1,8 @@
-"""Figures of the DCGAN study (seed 001): NDB/K and JSD while the DCGAN trains, sample grids,
-and the images of the bin the generator fills most.
+"""Figures of the DCGAN study (Mehta, *Measuring Mode Collapse in GANs*): NDB/K and JSD while
+the DCGAN trains, sample grids, and the images of the bin the generator fills most.
 
-Same look as :mod:`modedrop.plots` (seaborn whitegrid, colour-blind palette, ``_save`` without
-creation dates, so re-running gives the same files). No torch import: the figures are drawn
+Same look as the study's other figures (:mod:`modedrop.figure_style`: seaborn whitegrid,
+colour-blind palette, files written without creation dates, so re-running gives the same files). No torch import: the figures are drawn
 from the saved histories and ``final_samples.npz`` files.
 """
 
@@ -12,10 +12,12 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 
-from modedrop.plots import _save, plt, sns
+from modedrop.figure_style import save_figure, study_style
 
 __all__ = ["largest_bin", "mosaic", "plot_largest_bin", "plot_ndb_curves", "plot_sample_grids"]
 
@@ -80,7 +82,7 @@ def plot_ndb_curves(
     if not 0.0 < float(alpha) < 1.0:
         raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha!r}.")
     palette = sns.color_palette("colorblind", len(histories))
-    with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.85):
+    with study_style(font_scale=0.85):
         fig, (ax_ndb, ax_jsd) = plt.subplots(1, 2, figsize=(10.0, 4.2))
         for (label, history), color in zip(histories.items(), palette, strict=True):
             h = history.sort_values("step")
@@ -103,7 +105,7 @@ def plot_ndb_curves(
         title = "NDB in pixel space while the DCGAN trains, by latent size (one seed per run)"
         fig.suptitle(title + (f"\n{note}" if note else ""), fontsize=11)
         fig.tight_layout()
-    _save(fig, png, pdf)
+    save_figure(fig, png, pdf)
 
 
 # ----- sample grids --------------------------------------------------------------------------------
@@ -129,7 +131,7 @@ def plot_sample_grids(
         ax.axis("off")
     fig.suptitle("Generated images at the end of training, one grid per run", fontsize=11)
     fig.tight_layout()
-    _save(fig, png, pdf)
+    save_figure(fig, png, pdf)
 
 
 # ----- the most-filled bin -------------------------------------------------------------------------
@@ -137,7 +139,8 @@ def plot_sample_grids(
 
 def _final_parts(value, label: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(images, labels, reference_proportions, generated_proportions)`` of one run, from a
-    tuple (e.g. :class:`modedrop.gan.dcgan.FinalSamples`) or a mapping such as a loaded npz."""
+    tuple (e.g. :class:`modedrop.gan.dcgan_samples.FinalSamples`) or a mapping such as a
+    loaded npz."""
     if isinstance(value, Mapping) or hasattr(value, "files"):
         parts: Sequence = [value[k] for k in _FINAL_KEYS]
     else:
@@ -204,4 +207,4 @@ def plot_largest_bin(
         fontsize=11,
     )
     fig.tight_layout()
-    _save(fig, png, pdf)
+    save_figure(fig, png, pdf)

@@ -1,8 +1,9 @@
 """Toy 2-D data sets with known modes, and the mode-tracking metrics of a GAN trained on them.
 
-Three data sets (seed 002, Section 4, and the mixtures of the unrolled-GAN / VEEGAN papers):
+Three data sets (Martina-Perez, *Addressing mode collapse in GANs*, Section 4, and the mixtures
+of the unrolled-GAN / VEEGAN papers):
 
-* ``moons``: scikit-learn's two moons with ``noise=0`` (the seed's data). ``make_moons`` draws
+* ``moons``: scikit-learn's two moons with ``noise=0`` (Martina-Perez's data). ``make_moons`` draws
   ``x = cos t, y = sin t`` (outer moon) and ``x = 1 - cos t, y = 0.5 - sin t`` (inner moon) for
   ``t`` *evenly spaced* in ``[0, pi]``. A GAN needs i.i.d. draws, so :meth:`ArcModes.sample`
   draws ``t ~ U(0, pi)`` itself on the same two curves (the tests check that every
@@ -29,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from modedrop.metrics._checks import feature_matrix, generator
 from modedrop.metrics.ndb import NDBBins
 from modedrop.metrics.rankme import rankme
+from modedrop.validation import feature_matrix, generator
 
 __all__ = [
     "DATASETS",

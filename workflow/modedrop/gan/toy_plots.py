@@ -1,8 +1,8 @@
-"""Figures of the toy-GAN study: scatter snapshots during training (seed 002, Figures 1-2) and
-the tracking metrics against training step.
+"""Figures of the toy-GAN study: scatter snapshots during training (Martina-Perez, *Addressing
+mode collapse in GANs*, Figures 1-2) and the tracking metrics against training step.
 
-Same look as :mod:`modedrop.plots` (Agg, seaborn whitegrid, colour-blind palette, files written
-by its ``_save`` with no creation date, so re-running gives the same bytes).
+Same look as the study's other figures (:mod:`modedrop.figure_style`: seaborn whitegrid,
+colour-blind palette, files written with no creation date, so re-running gives the same bytes).
 """
 
 from __future__ import annotations
@@ -10,17 +10,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from modedrop.gan.toy_data import get_dataset  # noqa: E402
-from modedrop.plots import _save  # noqa: E402
+from modedrop.figure_style import save_figure, study_style
+from modedrop.gan.toy_data import get_dataset
 
 __all__ = ["CURVE_LABELS", "plot_toy_curves", "plot_toy_snapshots"]
 
@@ -100,7 +96,7 @@ def plot_toy_snapshots(
     palette = _latent_palette(latents)
     n_points = len(next(iter(snapshots_by_latent[latents[0]].values())))
     aspect = (y1 - y0) / (x1 - x0)
-    with sns.axes_style("white"), sns.plotting_context("notebook", font_scale=0.8):
+    with study_style(font_scale=0.8, style="white"):
         fig, axes = plt.subplots(
             len(latents),
             len(steps),
@@ -139,7 +135,7 @@ def plot_toy_snapshots(
             fontsize=10,
         )
         fig.tight_layout()
-    _save(fig, png_path, pdf_path)
+    save_figure(fig, png_path, pdf_path)
 
 
 def plot_toy_curves(
@@ -176,7 +172,7 @@ def plot_toy_curves(
     n_lo, n_hi = int(sub["n"].min()), int(sub["n"].max())
     n_text = f"n = {n_lo}" if n_lo == n_hi else f"n = {n_lo}\u2013{n_hi}"
     n_modes = sub.loc[sub["metric"] == "n_modes", "mean"]
-    with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.8):
+    with study_style(font_scale=0.8):
         fig, axes = plt.subplots(1, len(metrics), figsize=(3.3 * len(metrics) + 0.4, 3.4))
         axes = np.atleast_1d(axes)
         for ax, metric in zip(axes, metrics, strict=True):
@@ -208,4 +204,4 @@ def plot_toy_curves(
             fontsize=10,
         )
         fig.tight_layout()
-    _save(fig, png_path, pdf_path)
+    save_figure(fig, png_path, pdf_path)

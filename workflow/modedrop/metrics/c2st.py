@@ -42,7 +42,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from modedrop.metrics._checks import feature_matrix, positive_int, same_width
+from modedrop.validation import feature_matrix, positive_int, same_width
 
 __all__ = ["C2STResult", "CLASSIFIERS", "classifier_two_sample_test"]
 

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from modedrop.metrics._checks import feature_matrix, positive_int, unit_rows
+from modedrop.validation import feature_matrix, positive_int, unit_rows
 
 #: Cosines within this of 1 are identical directions (rounding of float64 dot products of unit
 #: rows is ~1e-13 at D = 2048); they count as exactly 1.

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from modedrop.metrics._checks import positive_int
+from modedrop.validation import positive_int
 
 __all__ = ["InceptionScore", "inception_score"]
 

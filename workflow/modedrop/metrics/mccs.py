@@ -1,9 +1,9 @@
 """MCCS: the Monte Carlo-based Collapse Score of intra-mode collapse on identity features.
 
 Wu, Wang, Yuan, Zhang, Wang & Jin 2021, "Black-Box Diagnosis and Calibration on GAN Intra-Mode
-Collapse: A Pilot Study", ACM TOMM, doi:10.1145/3472768 (seed document 004, Sec. 3.1 and
-3.2.1). With an identity descriptor ``F`` (rows L2-normalised here) and ``theta`` the largest
-distance between two images of one identity::
+Collapse: A Pilot Study", ACM TOMM, doi:10.1145/3472768 (Sec. 3.1 and 3.2.1). With an identity
+descriptor ``F`` (rows L2-normalised here) and ``theta`` the largest distance between two images
+of one identity::
 
     d(a, c)   = arccos(clip(<F_a, F_c>, -1, 1)) / pi                  in [0, 1]      (Eq. 4)
     s(a, c)   = (exp(max(0, theta - d(a, c))) - 1) / (exp(theta) - 1)  in [0, 1]      (Eq. 3)
@@ -52,7 +52,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from modedrop.metrics._checks import feature_matrix, positive_int, same_width, unit_rows
+from modedrop.validation import positive_int, same_width, unit_feature_rows
 
 __all__ = [
     "DEFAULT_RADIUS",
@@ -60,6 +60,7 @@ __all__ = [
     "MCCSResult",
     "calibrate_radius",
     "calibrate_theta",
+    "distance_sums",
     "mccs_population",
     "mccs_population_from_split",
     "mccs_scores",
@@ -116,17 +117,6 @@ class MCCSResult:
 # ----- validation ------------------------------------------------------------------------------
 
 
-def _unit_rows(features: Any, name: str) -> np.ndarray:
-    """``features`` as a float64 array with L2-normalised rows, after checking it."""
-    x = feature_matrix(
-        features,
-        name,
-        dtype=np.float64,
-        size_message="MCCS needs at least 1 image (row) and 1 feature.",
-    )
-    return unit_rows(x, name)
-
-
 def _check_fraction(value: float, name: str, *, allow_zero: bool) -> float:
     value = float(value)
     low_ok = value >= 0 if allow_zero else value > 0
@@ -148,8 +138,8 @@ def _check_log(log: str) -> str:
 
 
 def _check_pair(anchors: Any, samples: Any) -> tuple[np.ndarray, np.ndarray]:
-    a = _unit_rows(anchors, "anchors")
-    c = _unit_rows(samples, "samples")
+    a = unit_feature_rows(anchors, "anchors")
+    c = unit_feature_rows(samples, "samples")
     same_width(a, c, ("anchors", "samples"), source="identity descriptor")
     return a, c
 
@@ -157,10 +147,14 @@ def _check_pair(anchors: Any, samples: Any) -> tuple[np.ndarray, np.ndarray]:
 # ----- core ------------------------------------------------------------------------------------
 
 
-def _distance_sums(
+def distance_sums(
     distances: np.ndarray, theta: float, radius: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Over the last axis: sum of ``expm1(max(0, theta - d))`` and count of ``d <= radius``."""
+    """Over the last axis: sum of ``expm1(max(0, theta - d))`` and count of ``d <= radius``.
+
+    The dense-path kernel of Eq. 7 (the similarity sum) and Eq. 9 (neighbours within ``radius``)
+    for a block of MCCS distances ``d``; ``distances`` is overwritten (it is the scratch space).
+    """
     counts = (distances <= radius).sum(axis=-1)
     np.subtract(theta, distances, out=distances)
     np.maximum(distances, 0.0, out=distances)
@@ -199,7 +193,7 @@ def _block_sums(
             cosines = anchors[rows] @ samples.T
             distances = np.arccos(np.clip(cosines, -1.0, 1.0, out=cosines), out=cosines)
             distances /= math.pi
-            sums[rows], counts[rows] = _distance_sums(distances, theta, radius)
+            sums[rows], counts[rows] = distance_sums(distances, theta, radius)
         return sums, counts
     hot_row, cols = np.nonzero(close)
     rows = hot[hot_row]
@@ -351,7 +345,7 @@ def mccs_population_from_split(
     if len(shared):
         raise ValueError(
             f"anchor_idx and sample_idx share {len(shared)} rows (e.g. {shared[:3].tolist()}); "
-            "the anchors and samples must be disjoint (seed 004, Eq. 8). Use split_anchors."
+            "the anchors and samples must be disjoint (Wu et al., Eq. 8). Use split_anchors."
         )
     features = np.asarray(features)
     result = mccs_population(
@@ -397,7 +391,7 @@ def same_identity_distances(
     million); otherwise ``max_pairs`` pairs drawn uniformly (with replacement) from all of them,
     with ``seed``. Identities with one image contribute nothing; raises when none has two.
     """
-    unit = _unit_rows(features, "features")
+    unit = unit_feature_rows(features, "features")
     labels = np.asarray(identities)
     if labels.shape != (len(unit),):
         raise ValueError(

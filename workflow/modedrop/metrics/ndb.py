@@ -63,8 +63,8 @@ from scipy.stats import false_discovery_control, norm
 from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
-from modedrop.metrics._checks import feature_matrix, positive_int, same_width
 from modedrop.stats import holm
+from modedrop.validation import feature_matrix, positive_int, same_width
 
 __all__ = [
     "NDBBins",

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from modedrop.metrics._checks import feature_matrix, positive_int, same_width
+from modedrop.validation import feature_matrix, positive_int, same_width
 
 __all__ = ["PRDCReference", "improved_precision_recall", "prdc"]
 

@@ -49,9 +49,16 @@ import numpy as np
 import scipy.linalg
 from scipy.linalg.blas import dsyr, dsyrk
 
-from modedrop.metrics._checks import positive_int
+from modedrop.validation import positive_int
 
-__all__ = ["gram_singular_values", "rankme", "rankme_from_singular_values", "DEFAULT_EPSILON"]
+__all__ = [
+    "DEFAULT_EPSILON",
+    "gram_matrix",
+    "gram_singular_values",
+    "rankme",
+    "rankme_from_singular_values",
+    "symmetrize_upper",
+]
 
 #: Default ``eps`` added to every normalised singular value (float32 machine epsilon).
 DEFAULT_EPSILON: float = float(np.finfo(np.float32).eps)
@@ -114,7 +121,7 @@ def _read_rows(features: Any, start: int, stop: int, out: np.ndarray | None = No
     return block
 
 
-def _symmetrize_upper(gram: np.ndarray, block: int = 256) -> np.ndarray:
+def symmetrize_upper(gram: np.ndarray, block: int = 256) -> np.ndarray:
     """Copy the upper triangle of a square matrix onto its lower one, in place.
 
     Works on ``block``-wide column strips so that no full-size temporary is made (a D x D
@@ -187,19 +194,20 @@ def _sample_gram(features: Any, n: int, d: int, *, center: bool, batch_size: int
     return gram
 
 
-def _gram_matrix(
+def gram_matrix(
     features: Any, *, center: bool = False, batch_size: int = DEFAULT_BATCH_SIZE
 ) -> np.ndarray:
     """The symmetric float64 Gram matrix used by :func:`gram_singular_values`.
 
-    ``Z^T Z`` (D x D) when N >= D, else ``Z Z^T`` (N x N); Fortran-ordered, so LAPACK can
-    overwrite it in place. Exposed for tests.
+    ``Z^T Z`` (D x D) when N >= D, else ``Z Z^T`` (N x N), of the centered ``Z`` if
+    ``center``, streamed in row batches of ``batch_size``; Fortran-ordered, so LAPACK can
+    overwrite it in place.
     """
     features, n, d = _check_features(features)
     batch_size = positive_int(batch_size, "batch_size")
     build = _feature_gram if n >= d else _sample_gram
     gram = build(features, n, d, center=center, batch_size=batch_size)
-    return _symmetrize_upper(gram)
+    return symmetrize_upper(gram)
 
 
 def gram_singular_values(
@@ -234,7 +242,7 @@ def gram_singular_values(
     from LAPACK's divide-and-conquer ``dsyevd`` (eigenvalues only), which overwrites the Gram
     matrix instead of copying it.
     """
-    gram = _gram_matrix(features, center=center, batch_size=batch_size)
+    gram = gram_matrix(features, center=center, batch_size=batch_size)
     # Inputs were checked finite batch by batch, so the finiteness scan of eigh is skipped.
     eigenvalues = scipy.linalg.eigh(
         gram, eigvals_only=True, overwrite_a=True, check_finite=False, driver="evd"

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from modedrop.metrics._checks import feature_matrix, positive_int
+from modedrop.validation import feature_matrix, positive_int
 
 __all__ = ["vendi_score", "vendi_score_from_eigenvalues"]
 

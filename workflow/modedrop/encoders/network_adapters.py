@@ -1,4 +1,5 @@
-"""Adapters from networks to the encoder interface ``images -> (features, logits)``."""
+"""Adapters from networks to the encoder interface ``images -> (features, logits)``: timm
+classifiers (features and logits) and backbones without a classifier head (features only)."""
 
 from __future__ import annotations
 
@@ -27,16 +28,6 @@ class FeaturesOnly(torch.nn.Module):
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, None]:
         return torch.flatten(self.backbone(images), 1), None
-
-
-def resnet50_without_fc() -> torch.nn.Module:
-    """torchvision's ResNet-50 with ``fc = Identity``: the backbone layout of the official VICReg
-    and DINO checkpoints (see docs/encoders.md for the citations)."""
-    import torchvision
-
-    network = torchvision.models.resnet50(weights=None)
-    network.fc = torch.nn.Identity()
-    return network
 
 
 def load_features_only(spec, network: torch.nn.Module, path) -> torch.nn.Module:

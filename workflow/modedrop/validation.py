@@ -1,4 +1,4 @@
-"""Input validation shared by the metric modules.
+"""Input validation shared by the metrics, the latent priors, the calibration and the toy data.
 
 Every metric validates its inputs where they enter (shape, dtype, finiteness, sizes) and fails
 with a ``ValueError`` that says what is wrong, names the argument and says how to fix it
@@ -14,7 +14,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-__all__ = ["feature_matrix", "generator", "positive_int", "same_width", "unit_rows"]
+__all__ = [
+    "feature_matrix",
+    "generator",
+    "positive_int",
+    "same_width",
+    "unit_feature_rows",
+    "unit_rows",
+]
 
 
 def feature_matrix(
@@ -144,6 +151,22 @@ def unit_rows(x: np.ndarray, name: str, *, in_place: bool = False) -> np.ndarray
         x /= norms[:, None]
         return x
     return x / norms[:, None]
+
+
+def unit_feature_rows(features: Any, name: str) -> np.ndarray:
+    """``features`` checked (:func:`feature_matrix`) as float64, rows scaled to unit L2 norm.
+
+    The input of the MCCS distance ``d = arccos(<u, v>) / pi`` (Wu et al., *Black-Box Diagnosis
+    and Calibration on GAN Intra-Mode Collapse*, Eq. 4), shared by :mod:`modedrop.metrics.mccs`
+    and the calibration modules. An all-zero row is an error (:func:`unit_rows`).
+    """
+    x = feature_matrix(
+        features,
+        name,
+        dtype=np.float64,
+        size_message="MCCS needs at least 1 image (row) and 1 feature.",
+    )
+    return unit_rows(x, name)
 
 
 def generator(rng: Any) -> np.random.Generator:

@@ -1,11 +1,11 @@
-"""Tests of the shared input validators in ``modedrop.metrics._checks``."""
+"""Tests of the shared input validators in ``modedrop.validation``."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from modedrop.metrics._checks import feature_matrix, positive_int, same_width, unit_rows
+from modedrop.validation import feature_matrix, positive_int, same_width, unit_rows
 
 
 def test_feature_matrix_keeps_dtype_and_does_not_copy_by_default():
