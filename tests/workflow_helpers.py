@@ -70,7 +70,7 @@ def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
     return dict(counts)
 
 
-# The tiny study: every rule and metric of the workflow on 320 synthetic faces (about 2 minutes),
+# The tiny study: every rule and metric of the workflow on 320 synthetic faces (about 3 minutes),
 # kept as a file so that users can run it too (`snakemake --cores 2 --directory .test`).
 TINY_CONFIG = REPO / ".test" / "config" / "config.yaml"
 TINY = yaml.safe_load(TINY_CONFIG.read_text())
