@@ -36,6 +36,7 @@ include: "workflow/rules/gan_toy.smk"
 include: "workflow/rules/gan_dcgan.smk"
 include: "workflow/rules/generated.smk"
 include: "workflow/rules/calibration.smk"
+include: "workflow/rules/attribution.smk"
 
 
 rule all:

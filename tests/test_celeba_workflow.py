@@ -101,6 +101,11 @@ def test_full_size_dry_run_plans_the_paper_jobs(workdir, tmp_path, celeba_meta):
         "calibrate_generator": 1,
         "evaluate_calibration": 1,
         "calibration_table": 1,
+        # Which attributes each condition lacks, on the two representation encoders.
+        "attribute_probes": representation,
+        "attribute_conditions": per_seed * representation,
+        "attribution_tables": 1,
+        "plot_attribution_condition": experiments * 8 * representation,  # 8 conditions, seed 1
         "all": 1,
     }
 

@@ -129,14 +129,20 @@ def check_semantics(config: Mapping) -> None:
 
 
 def resolve_paired_encoders(config: dict) -> dict:
-    """Fill in ``metrics.inception_score_features.encoders: null`` with RankMe's encoders.
+    """Fill in ``metrics.inception_score_features.encoders: null`` and ``attribution.encoders:
+    null`` with RankMe's encoders.
 
     Haratian (2024), "RankMe for Detecting Mode-Drop in Generative AI", pairs RankMe with the
     IS formula on the same encoder's outputs, so by default every RankMe encoder gets both.
     """
+    rankme_encoders = list(config.get("metrics", {}).get("rankme", {}).get("encoders", []))
     block = config.get("metrics", {}).get("inception_score_features")
     if block is not None and block.get("encoders") is None:
-        block["encoders"] = list(config["metrics"].get("rankme", {}).get("encoders", []))
+        block["encoders"] = list(rankme_encoders)
+    # The attribute probes read the same data-set caches; by default RankMe's.
+    attribution = config.get("attribution")
+    if attribution is not None and attribution.get("encoders") is None:
+        attribution["encoders"] = list(rankme_encoders)
     return config
 
 

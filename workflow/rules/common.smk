@@ -79,10 +79,27 @@ SCORED_GENERATORS = (
 )
 BASE_GENERATORS = set(DCGAN_GENERATORS) | set(config["generators"])
 CALIBRATED_GENERATORS = [f"{g}_{c}" for g in CALIBRATION["generators"] for c in CALIBRATIONS]
-GAN_ENCODERS = sorted(set(GENERATED["encoders"]) | {CALIBRATION["encoder"]})
+ATTRIBUTION = config["attribution"]
+ATTRIBUTION_ENCODERS = sorted(ATTRIBUTION["encoders"])
+ATTRIBUTED_GENERATORS = sorted(ATTRIBUTION["generators"])
+GAN_ENCODERS = sorted(
+    set(GENERATED["encoders"])
+    | {CALIBRATION["encoder"]}
+    | (set(ATTRIBUTION_ENCODERS) if ATTRIBUTED_GENERATORS else set())
+)
 GENERATOR_PATTERN = "|".join(
     sorted(BASE_GENERATORS | set(CALIBRATED_GENERATORS), key=len, reverse=True)
 )
+# Two kinds of generator, made by different rules: a folder of samples (`images:`, packed by
+# folder_sample_set) and a network (sampled by generate_sample_set).
+FOLDER_GENERATORS = sorted(g for g, spec in config["generators"].items() if "images" in spec)
+NETWORK_GENERATORS = sorted(BASE_GENERATORS.union(CALIBRATED_GENERATORS) - set(FOLDER_GENERATORS))
+
+
+def name_pattern(names):
+    """A wildcard regex matching exactly ``names`` (longest first); one that never matches
+    when there are none."""
+    return "|".join(sorted(names, key=len, reverse=True)) or "(?!x)x"
 
 
 wildcard_constraints:
@@ -313,6 +330,7 @@ def get_final_outputs():
         *(toy_targets() if "gan_toy" in studies else []),
         *(dcgan_targets() if "gan_dcgan" in studies else []),
         *(calibration_targets() if "calibration" in studies else []),
+        *(attribution_targets() if "attribution" in studies else []),
     ]
 
 
@@ -388,9 +406,94 @@ def check_generator_names():
             f"known: {sorted(BASE_GENERATORS)} (DCGAN runs are dcgan_z<latent> for "
             "gan_dcgan.latent_dims; add your own under `generators:`)."
         )
+    folders = sorted(set(CALIBRATION["generators"]) & set(FOLDER_GENERATORS))
+    if folders:
+        raise ValueError(
+            f"calibration.generators names folder generator(s) {folders} (`images:` in "
+            "`generators:`); calibration reshapes a network's latent prior, and a folder of "
+            "samples has no latent codes. Remove them from calibration.generators (they can be "
+            "scored: generated.generators)."
+        )
+    from modedrop.sample_folder import check_sample_source, minimum_images
+
+    # Every folder is checked before any job runs; scoring needs more images than attribution.
+    for name in FOLDER_GENERATORS:
+        spec = config["generators"][name]
+        minimum = minimum_images(GENERATED) if name in SCORED_GENERATORS else 1
+        check_sample_source(spec["images"], name, minimum, max_images=spec.get("max_images"))
 
 
 check_generator_names()
+
+
+# ----- attribution: which attributes a sample set lacks -----------------------------------------
+
+
+def probe_attributes():
+    """The attributes with a probe: synthfaces' visible ones (the others are not drawn), every
+    attribute of a CelebA-format table."""
+    if DATASET == "synthfaces":
+        from modedrop.data.synthfaces_metadata import VISIBLE_ATTRIBUTES
+
+        return list(VISIBLE_ATTRIBUTES)
+    table = attribute_table()
+    if table is None:  # CelebA not downloaded yet: the official attribute names
+        from modedrop.data.celeba_format import ATTRIBUTE_NAMES
+
+        return list(ATTRIBUTE_NAMES)
+    return list(table.columns)
+
+
+def check_attribution():
+    """The probes read data-set caches that a metric builds; attributed sets must exist."""
+    missing = sorted(set(ATTRIBUTION_ENCODERS) - set(FEATURE_ENCODERS))
+    if missing:
+        raise ValueError(
+            f"attribution.encoders {missing} have no feature cache: the probes read the caches "
+            f"of the metrics' encoders {FEATURE_ENCODERS}; use one of those or add the encoder "
+            "to a metric's encoders."
+        )
+    unknown = sorted(set(ATTRIBUTED_GENERATORS) - BASE_GENERATORS - set(CALIBRATED_GENERATORS))
+    if unknown:
+        raise ValueError(
+            f"unknown generator(s) {unknown} in attribution.generators; known: "
+            f"{sorted(BASE_GENERATORS | set(CALIBRATED_GENERATORS))} (a folder of samples is "
+            "a generator too: `generators: {my_samples: {images: path/to/folder}}`)."
+        )
+
+
+check_attribution()
+PROBE_ATTRIBUTES = probe_attributes()
+ATTRIBUTION_SETTINGS = {
+    key: ATTRIBUTION[key]
+    for key in ("C", "max_iter", "folds", "seed", "min_auroc", "threshold", "bootstrap", "alpha")
+}
+# The experiments' target attributes: their combinations are attributed as groups.
+ATTRIBUTION_GROUPS = {name: list(e.attributes) for name, e in EXPERIMENTS.items()}
+
+
+def attribution_targets():
+    if not ATTRIBUTION_ENCODERS:
+        return []
+    return [
+        f"{RESULTS}/tables/attribute_probes.csv",
+        f"{RESULTS}/tables/attribution.csv",
+        f"{RESULTS}/tables/attribution_validation.csv",
+        *expand(
+            f"{RESULTS}/figures/attribution/generated/{{generator}}_{{encoder}}.{{ext}}",
+            generator=ATTRIBUTED_GENERATORS,
+            encoder=ATTRIBUTION_ENCODERS,
+            ext=("png", "pdf"),
+        ),
+        *expand(
+            f"{RESULTS}/figures/attribution/conditions/{{experiment}}_{{condition}}_{{encoder}}"
+            ".{ext}",
+            experiment=EXPERIMENTS,
+            condition=CONDITIONS,
+            encoder=ATTRIBUTION_ENCODERS,
+            ext=("png", "pdf"),
+        ),
+    ]
 
 
 def toy_runs(toy):
@@ -455,6 +558,11 @@ def generator_spec(name):
         if name.endswith(f"_{method}") and name[: -len(method) - 1] in CALIBRATION["generators"]:
             base = name[: -len(method) - 1]
             return {**generator_spec(base), "prior": calibrated_prior(base, method)}
+    if name in FOLDER_GENERATORS:
+        raise ValueError(
+            f"generator {name!r} is a folder of samples (`images:`), not a network: its sample "
+            "set is packed by rule folder_sample_set, never sampled."
+        )
     if name in config["generators"]:
         return dict(config["generators"][name])
     latent = int(name.removeprefix("dcgan_z"))
@@ -481,6 +589,23 @@ def generator_files(wildcards):
     if spec.get("prior", "normal") not in ("normal", "uniform"):
         files.append(spec["prior"])
     return files
+
+
+def folder_generator_params(wildcards):
+    """Where a folder generator's images are and how many to keep (null: all)."""
+    spec = config["generators"][wildcards.generator]
+    return {"images": spec["images"], "max_images": spec.get("max_images")}
+
+
+def folder_generator_files(wildcards):
+    """The image files of a folder generator (adding or editing one re-packs the set), or the
+    zip that holds them."""
+    from modedrop.sample_folder import list_sample_images
+
+    images = Path(config["generators"][wildcards.generator]["images"])
+    if not images.is_dir():
+        return [str(images)]
+    return [str(images / name) for name in list_sample_images(images)]
 
 
 def scored_sets(wildcards):

@@ -4,6 +4,8 @@
 
 
 rule generate_sample_set:
+    wildcard_constraints:
+        generator=name_pattern(NETWORK_GENERATORS),
     input:
         generator=generator_files,
         code=code("generate_sample_set.py"),
@@ -23,6 +25,31 @@ rule generate_sample_set:
         f"{RESULTS}/benchmarks/generated/{{generator}}_images.tsv"
     script:
         "../scripts/generate_sample_set.py"
+
+
+# A folder (or zip) of the user's samples: packed into a sample set like a generator's (PNG
+# images in a zip, named like generated ones), then embedded and scored by the same rules.
+rule folder_sample_set:
+    wildcard_constraints:
+        generator=name_pattern(FOLDER_GENERATORS),
+    input:
+        images=folder_generator_files,
+        code=code("folder_sample_set.py"),
+    output:
+        images=f"{RESULTS}/generated/{{generator}}/images.zip",
+        description=f"{RESULTS}/generated/{{generator}}/sample_set.json",
+    params:
+        source=folder_generator_params,
+    # First among the ready jobs: an unreadable sample fails before any image is embedded.
+    priority: 50
+    conda:
+        "../../envs/modedrop.yaml"
+    log:
+        f"{RESULTS}/logs/generated/{{generator}}_images.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/generated/{{generator}}_images.tsv"
+    script:
+        "../scripts/folder_sample_set.py"
 
 
 rule training_sample_set:
