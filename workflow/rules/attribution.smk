@@ -17,7 +17,8 @@ rule attribute_probes:
     params:
         attributes=PROBE_ATTRIBUTES,
         settings=ATTRIBUTION_SETTINGS,
-    threads: config["features"]["threads"]
+    # scikit-learn's lbfgs fits one probe on one core: the other cores stay with the metrics.
+    threads: 1
     conda:
         "../../envs/modedrop.yaml"
     log:
