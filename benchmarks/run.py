@@ -17,12 +17,14 @@ from pathlib import Path
 
 from benchmarks.harness import Summary, machine, write_csv
 
-#: Benchmark modules in the order they run (issue 7's items 1-5), each with ``run(out, scale)``.
+#: Benchmark modules in the order they run (issue 7's items 1-5, and dlib_face on every core
+#: from issue 19), each with ``run(out, scale)``.
 BENCHMARKS = {
     "end_to_end": "benchmarks.bench_end_to_end",
     "rankme": "benchmarks.bench_rankme",
     "peers": "benchmarks.bench_peers",
     "extraction": "benchmarks.bench_extraction",
+    "dlib": "benchmarks.bench_dlib",
     "scaling": "benchmarks.bench_scaling",
 }
 SCALES = ("smoke", "default", "full")

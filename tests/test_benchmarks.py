@@ -175,7 +175,7 @@ def test_smoke_run_covers_every_item(smoke_run):
 @pytest.mark.slow
 def test_smoke_run_writes_each_benchmarks_files(smoke_run):
     out, _ = smoke_run
-    for name in ("end_to_end", "rankme", "peers", "extraction", "scaling", "scaling_jobs"):
+    for name in ("end_to_end", "rankme", "peers", "extraction", "dlib", "scaling", "scaling_jobs"):
         table = pd.read_csv(out / f"{name}.csv")
         assert len(table) > 0, name
     assert (out / "scaling.png").stat().st_size > 0

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import subprocess
+import sys
 
 import h5py
 import numpy as np
@@ -148,3 +151,99 @@ def test_missing_package_error_names_the_pip_command(monkeypatch):
     monkeypatch.setattr(dlib_face.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ImportError, match=r"pip install dlib-bin==20\.0\.1\.post1"):
         dlib_face.weights_path()
+
+
+# ----- worker processes (use_processes) ---------------------------------------------------------
+
+
+def new_children(before: set) -> set:
+    return set(multiprocessing.active_children()) - before
+
+
+@pytest.fixture
+def two_process_model():
+    spec = get_encoder("dlib_face")
+    built = spec.build(locate_weights(spec, allow_download=False))
+    built.use_processes(2)
+    yield built
+    built.close()
+
+
+def test_two_processes_give_the_descriptors_of_one(model, two_process_model, face, noise):
+    flipped = np.ascontiguousarray(face[:, ::-1])
+    before = len(model.face_found)
+    one = describe(model, face, noise, flipped)
+    children = set(multiprocessing.active_children())
+    two = describe(two_process_model, face, noise, flipped)
+    workers = new_children(children)
+    assert len(workers) == 2
+    np.testing.assert_array_equal(two, one)
+    assert two_process_model.face_found == model.face_found[before:] == [True, False, True]
+
+    two_process_model.close()
+    assert not workers & set(multiprocessing.active_children())
+    two_process_model.close()  # closing twice, or with no pool, is fine
+    # The module stays usable: the next batch starts a new pool.
+    np.testing.assert_array_equal(describe(two_process_model, noise), one[1:2])
+
+
+def test_use_processes_rejects_a_count_below_one(two_process_model):
+    for count in (0, -1, True, 1.5):
+        with pytest.raises(ValueError, match="integer >= 1"):
+            two_process_model.use_processes(count)
+
+
+def test_workers_do_not_rerun_an_unguarded_main_script(face, tmp_path):
+    """Snakemake runs the workflow's scripts unguarded: a worker must not run one again."""
+    np.save(tmp_path / "face.npy", face)
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import numpy as np, torch\n"
+        "from modedrop.encoders import get_encoder\n"
+        "from modedrop.encoders.weights import locate_weights\n"
+        "print('main script ran', flush=True)\n"
+        "spec = get_encoder('dlib_face')\n"
+        "model = spec.build(locate_weights(spec, allow_download=False))\n"
+        "model.use_processes(2)\n"
+        f"face = np.load({str(tmp_path / 'face.npy')!r})\n"
+        "model(torch.from_numpy(np.stack([face, face])).permute(0, 3, 1, 2))\n"
+        "model.close()\n"
+        "print('found', model.face_found, flush=True)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("main script ran") == 1
+    assert "found [True, True]" in result.stdout
+
+
+def test_extraction_with_two_processes_writes_the_cache_of_one(face, noise, tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    flipped = np.ascontiguousarray(face[:, ::-1])
+    wider = skimage_data.astronaut()[20:250, 120:310]
+    shifted = np.asarray(Image.fromarray(wider).resize((178, 218), Image.BILINEAR))
+    coffee = np.ascontiguousarray(skimage_data.coffee()[100:318, 200:378])
+    grey = np.full_like(noise, 128)
+    images = (face, noise, flipped, shifted, coffee, grey, face[::-1].copy())
+    names = [f"{i:06d}.jpg" for i in range(1, len(images) + 1)]
+    for name, pixels in zip(names, images, strict=True):
+        Image.fromarray(pixels).save(folder / name, quality=95)
+
+    caches = {}
+    for threads in (2, 1):
+        children = set(multiprocessing.active_children())
+        out = tmp_path / f"threads{threads}.h5"
+        # Batches of 3: the last one is short, and both runs feed the same batches.
+        extract_features(folder, names, "dlib_face", out, batch_size=3, threads=threads,
+                         device="cpu", progress=False)  # fmt: skip
+        assert not new_children(children), "extract_features left worker processes running"
+        with h5py.File(out) as handle:
+            caches[threads] = (handle["features"][:], handle["face_found"][:])
+    (features_two, found_two), (features_one, found_one) = caches[2], caches[1]
+    assert features_one.shape == (7, 128)
+    np.testing.assert_array_equal(features_two, features_one)
+    np.testing.assert_array_equal(found_two, found_one)
+    # Both kinds of rows are compared: faces and whole-image fallbacks.
+    assert found_one.any() and not found_one.all()

