@@ -5,7 +5,8 @@ Networks (Martina-Perez): the generator is an MLP ``latent_dim -> 8 -> 4 -> 2`` 
 discriminator ``2 -> 64 -> 8 -> 1`` with tanh and a sigmoid output; every weight and bias is
 drawn from N(0, 1) ("standard normal initialization"); plain SGD, learning rate 5e-4 for both,
 batch 32, latent N(0, I). All of these are settings
-(:class:`modedrop.gan.toy_settings.ToyGANSettings`).
+(:class:`modedrop.gan.toy_settings.ToyGANSettings`, whose defaults are the paper's; the study's
+default config switches to Adam, see "Budget").
 
 Loss. Martina-Perez says "cross-entropy". The discriminator minimises the binary cross-entropy
 with label 1 for real and 0 for generated points, ``-log D(x) - log(1 - D(G(z)))`` (batch
@@ -26,14 +27,17 @@ with ``baddbmm`` 1.14 ms, hand-written backward in torch 0.66 ms, hand-written b
 numpy 0.31 ms; :mod:`modedrop.gan.toy_ensemble`); the tests check every gradient against torch
 autograd.
 
-Budget. The default study is 3 data sets x latent sizes (1, 2, 4), 3 seeds each: 9 ensembles.
-With the default 30,000 steps (11 snapshots) the 9 took 90.6 s of CPU time on one thread of the
-2-core project machine (8.8-14.7 s each, tracking and K-means included, about 0.3 ms per step
-for 3 seeds; measured while other jobs loaded the machine), under the 150 s limit with room to
-spare (40,000 steps took 134 s). Martina-Perez trained 150,000 steps. After 30,000 steps of the
-paper's SGD 5e-4, means over 3 seeds: moons 51-61% of the points within 3 sigma, 1.7 of 2 moons
-covered (step 0: 2-15%, 0-0.3); ring 9-18%, 0.3-1 of 8 modes; grid about 1%, 0-0.3 of 25 modes.
-The moons are partly learned, the ring and the grid are not.
+Budget. The default study is 3 data sets x latent sizes (1, 2, 4), 3 seeds each: 9 ensembles of
+30,000 steps (11 snapshots), one thread each, on the 2-core project machine (shared, so +-20%;
+CPU process time, tracking and K-means included, measured by calling :func:`train_toy_gan`
+directly). The paper's SGD at 5e-4 (these settings' defaults): 44.5 s for the 9; final
+high-quality share (3 seeds, mean) moons 51-61% with 1.7 of 2 moons covered, ring 9-18% with
+0.3-1 of 8 modes, grid 1-2% with 0-0.3 of 25 modes: the ring and the grid are not learned
+(Martina-Perez trained 150,000 steps). Adam at 1e-3, betas (0.5, 0.999), the default config's
+documented deviation: 66-80 s for the 9 (an Adam step costs about 1.5 SGD steps); moons 74-97%
+with 1.7-2 moons, ring 64-84% with 1.7-3 modes, grid 23-45% with 3-3.7 modes. Neither, nor Adam
+at 2e-4 / 5e-4, betas (0.9, 0.999), 50,000 Adam steps (106 s) or SGD at 5e-3, showed a
+consistent latent-size effect (docs/generators.md lists them all).
 
 Seeds are independent of the ensemble: seed ``s`` gets its own streams
 ``SeedSequence(s, spawn_key=(k,))`` for the initial weights, the real batches, the latent
