@@ -117,3 +117,37 @@ def test_bad_features():
         bad = good.copy()
         bad[2, 1] = np.nan
         classifier_two_sample_test(bad, good)
+
+
+def test_classifiers_sharing_folds_equal_their_own_cross_validated_pipelines():
+    # The study scores both classifiers from one subsample, one split and one projection per
+    # fold; each must equal its own pipeline run through sklearn's cross_val_predict.
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from modedrop.metrics.c2st import classifier_two_sample_tests
+
+    evaluated = gaussian(150, 40, 7, shift=0.15).astype(np.float32)
+    reference = gaussian(150, 40, 8).astype(np.float32)
+    results = classifier_two_sample_tests(evaluated, reference, pca_components=8, seed=3)
+    x = np.concatenate([evaluated, reference])
+    y = np.concatenate([np.ones(150, dtype=np.int64), np.zeros(150, dtype=np.int64)])
+    cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=3)
+    for name, classifier in (
+        ("logistic", LogisticRegression(max_iter=5000)),
+        ("knn", KNeighborsClassifier(n_neighbors=5)),
+    ):
+        pca = PCA(n_components=8, svd_solver="randomized", iterated_power=2, random_state=3)
+        pipeline = make_pipeline(StandardScaler(), pca, classifier)
+        expected = float(np.mean(cross_val_predict(pipeline, x, y, cv=cv) == y))
+        assert results[name].accuracy == expected
+        single = classifier_two_sample_test(
+            evaluated, reference, classifier=name, pca_components=8, seed=3
+        )
+        assert single == results[name]
+    with pytest.raises(ValueError, match="Unknown classifier"):
+        classifier_two_sample_tests(evaluated, reference, classifiers=("svm",))

@@ -105,7 +105,8 @@ def test_full_size_dry_run_plans_the_paper_jobs(workdir, tmp_path, celeba_meta):
         "attribute_probes": representation,
         "attribute_conditions": per_seed * representation,
         "attribution_tables": 1,
-        "plot_attribution_condition": experiments * 8 * representation,  # 8 conditions, seed 1
+        # the 8 condition figures of seed 1, one job per experiment and encoder
+        "plot_attribution_conditions": experiments * representation,
         "all": 1,
     }
 

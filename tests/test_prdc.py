@@ -151,3 +151,17 @@ def test_invalid_features_raise(fake, message):
     real, _ = shifted_pair()
     with pytest.raises(ValueError, match=message):
         prdc(real, fake)
+
+
+def test_several_k_in_one_pass_equal_separate_references():
+    # One distance pass for k = 5 and k = 3 (the study's prdc job) must give each k's own scores:
+    # the k-th radius is an order statistic of the same candidate distances.
+    real, fake = shifted_pair(seed=5, n=301, m=187)
+    both = PRDCReference(real, k=5, block_size=64, also_k=(3,))
+    each_k = both.evaluate_each_k(fake)
+    assert set(each_k) == {5, 3}
+    assert each_k[5] == PRDCReference(real, k=5, block_size=64).evaluate(fake)
+    assert each_k[3] == PRDCReference(real, k=3, block_size=64).evaluate(fake)
+    assert both.evaluate(fake) == each_k[5]
+    np.testing.assert_array_equal(both.radii, PRDCReference(real, k=5, block_size=64).radii)
+    assert each_k[3]["precision"] == pytest.approx(reference_prdc(real, fake, 3)["precision"])

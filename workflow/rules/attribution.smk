@@ -19,6 +19,9 @@ rule attribute_probes:
         settings=ATTRIBUTION_SETTINGS,
     # scikit-learn's lbfgs fits one probe on one core: the other cores stay with the metrics.
     threads: 1
+    # One long single-threaded fit that every attribution job waits for: start it as soon as the
+    # cache exists, beside the metric jobs, not after them.
+    priority: 90
     conda:
         "../../envs/modedrop.yaml"
     log:
@@ -124,7 +127,7 @@ rule plot_attribution_generator:
         ),
         pdf=f"{RESULTS}/figures/attribution/generated/{{generator}}_{{encoder}}.pdf",
     params:
-        condition=None,
+        conditions=None,
         title=lambda wildcards: f"{wildcards.generator} ({wildcards.encoder}) against the data set",
     conda:
         "../../envs/modedrop.yaml"
@@ -136,27 +139,35 @@ rule plot_attribution_generator:
         "../scripts/plot_attribution.py"
 
 
-use rule plot_attribution_generator as plot_attribution_condition with:
+# The condition figures of one experiment in one job: each figure costs far less than a job's
+# start (interpreter, matplotlib), and the conditions share their table.
+use rule plot_attribution_generator as plot_attribution_conditions with:
     input:
         f"{RESULTS}/attribution/{{encoder}}/{{experiment}}/seed{FIRST_SEED}.csv",
         code=code("plot_attribution.py"),
     output:
-        png=report(
-            f"{RESULTS}/figures/attribution/conditions/{{experiment}}_{{condition}}_{{encoder}}.png",
-            caption="../report/attribution_figure.rst",
-            category="Attribution",
-        ),
-        pdf=f"{RESULTS}/figures/attribution/conditions/{{experiment}}_{{condition}}_{{encoder}}.pdf",
+        png=[
+            report(
+                f"{RESULTS}/figures/attribution/conditions/{{experiment}}_{condition}_{{encoder}}.png",
+                caption="../report/attribution_figure.rst",
+                category="Attribution",
+            )
+            for condition in CONDITIONS
+        ],
+        pdf=[
+            f"{RESULTS}/figures/attribution/conditions/{{experiment}}_{condition}_{{encoder}}.pdf"
+            for condition in CONDITIONS
+        ],
     params:
-        condition=lambda wildcards: wildcards.condition,
+        conditions=CONDITIONS,
         title=lambda wildcards: (
-            f"{wildcards.experiment} {wildcards.condition}, seed {FIRST_SEED} "
+            f"{wildcards.experiment} {{condition}}, seed {FIRST_SEED} "
             f"({wildcards.encoder}) against its reference"
         ),
     log:
-        f"{RESULTS}/logs/attribution/plot_{{experiment}}_{{condition}}_{{encoder}}.log",
+        f"{RESULTS}/logs/attribution/plot_{{experiment}}_{{encoder}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/attribution/plot_{{experiment}}_{{condition}}_{{encoder}}.tsv"
+        f"{RESULTS}/benchmarks/attribution/plot_{{experiment}}_{{encoder}}.tsv"
 
 
 rule attribution:

@@ -19,6 +19,7 @@ rule calibrate_generator:
     params:
         calibration=CALIBRATION,
         spec=generator_params,
+    priority: 50
     conda:
         "../../envs/modedrop.yaml"
     log:

@@ -18,6 +18,8 @@ if DATASET == "synthfaces":
         params:
             synthfaces=config["synthfaces"],
         threads: 2
+        # Upstream of the feature cache, the study's critical path (priorities are not inherited).
+        priority: 100
         conda:
             "../../envs/modedrop.yaml"
         log:
@@ -59,6 +61,7 @@ rule verify_dataset:
         MANIFEST,
     params:
         official=DATASET == "celeba",
+    priority: 100
     conda:
         "../../envs/modedrop.yaml"
     log:

@@ -14,6 +14,9 @@ rule gan_training_set:
     params:
         resolution=DCGAN["resolution"],
     threads: config["features"]["threads"]
+    # The generator chain (train, sample, embed, score, calibrate) is long and mostly serial:
+    # started early it runs beside the metric jobs instead of after them.
+    priority: 50
     conda:
         "../../envs/modedrop.yaml"
     log:
@@ -41,6 +44,7 @@ rule train_dcgan:
     threads: DCGAN["threads"]
     resources:
         gpu=1,
+    priority: 50
     conda:
         "../../envs/modedrop.yaml"
     log:

@@ -17,6 +17,7 @@ rule generate_sample_set:
         spec=generator_params,
         n_images=GENERATED["n_images"],
         seed=GENERATED["seed"],
+    priority: 50
     conda:
         "../../envs/modedrop.yaml"
     log:
@@ -63,6 +64,7 @@ rule training_sample_set:
     params:
         n_images=GENERATED["n_images"],
         seed=GENERATED["seed"],
+    priority: 50
     conda:
         "../../envs/modedrop.yaml"
     log:
@@ -87,6 +89,7 @@ rule embed_sample_set:
     threads: config["features"]["threads"]
     resources:
         gpu=1,
+    priority: 50
     conda:
         "../../envs/modedrop.yaml"
     log:

@@ -18,6 +18,10 @@ Choices made here:
   ``pca_components`` dimensions (randomized SVD with 2 power iterations, seeded; keeps 1,280-d
   features fast; skipped when it would keep all dimensions) -> classifier: ``"logistic"`` (``LogisticRegression``,
   default ``C = 1``) or ``"knn"`` (``KNeighborsClassifier(n_neighbors)``).
+* **Several classifiers, one split.** :func:`classifier_two_sample_tests` scores every classifier
+  on the same subsample and folds, fitting the scaler and PCA of each fold once for all of them:
+  the same computation as separate :func:`classifier_two_sample_test` calls (which use the same
+  seed, hence the same subsample, folds and projection), without repeating the projection.
 * **p-value:** one-sided, ``P(X >= n_correct)`` for ``X ~ Binomial(2 n_per_class, 1/2)``
   (``scipy.stats.binomtest(..., alternative="greater")``). Lopez-Paz & Oquab's test assumes the
   test predictions are independent given a classifier trained on disjoint data; out-of-fold
@@ -34,9 +38,10 @@ from typing import Any, Literal
 
 import numpy as np
 from scipy.stats import binomtest
+from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -44,7 +49,7 @@ from threadpoolctl import threadpool_limits
 
 from modedrop.validation import feature_matrix, positive_int, same_width
 
-__all__ = ["C2STResult", "CLASSIFIERS", "classifier_two_sample_test"]
+__all__ = ["C2STResult", "CLASSIFIERS", "classifier_two_sample_test", "classifier_two_sample_tests"]
 
 #: Accepted values of ``classifier``.
 CLASSIFIERS: tuple[str, ...] = ("logistic", "knn")
@@ -71,15 +76,10 @@ def _balanced_subsample(x: np.ndarray, n: int, rng: np.random.Generator) -> np.n
     return x[np.sort(rng.choice(len(x), size=n, replace=False))]
 
 
-def _pipeline(
-    classifier: str,
-    *,
-    n_features: int,
-    n_train: int,
-    pca_components: int | None,
-    n_neighbors: int,
-    seed: int,
+def _projection(
+    *, n_features: int, n_train: int, pca_components: int | None, seed: int
 ) -> Pipeline:
+    """The in-fold preprocessing: standardisation, then the optional PCA."""
     steps: list[tuple[str, Any]] = [("scale", StandardScaler())]
     if pca_components is not None:
         # PCA cannot keep more components than training rows or features; keeping all features
@@ -95,11 +95,13 @@ def _pipeline(
                 random_state=seed,
             )
             steps.append(("pca", pca))
-    if classifier == "logistic":
-        steps.append(("classify", LogisticRegression(max_iter=5000)))
-    else:
-        steps.append(("classify", KNeighborsClassifier(n_neighbors=n_neighbors)))
     return Pipeline(steps)
+
+
+def _classifier(classifier: str, n_neighbors: int) -> Any:
+    if classifier == "logistic":
+        return LogisticRegression(max_iter=5000)
+    return KNeighborsClassifier(n_neighbors=n_neighbors)
 
 
 def classifier_two_sample_test(
@@ -143,6 +145,37 @@ def classifier_two_sample_test(
     """
     if classifier not in CLASSIFIERS:
         raise ValueError(f"Unknown classifier {classifier!r}; choose one of {CLASSIFIERS}.")
+    return classifier_two_sample_tests(
+        evaluated,
+        reference,
+        classifiers=(classifier,),
+        folds=folds,
+        pca_components=pca_components,
+        n_neighbors=n_neighbors,
+        seed=seed,
+        n_threads=n_threads,
+    )[classifier]
+
+
+def classifier_two_sample_tests(
+    evaluated: Any,
+    reference: Any,
+    *,
+    classifiers: tuple[str, ...] = CLASSIFIERS,
+    folds: int = 5,
+    pca_components: int | None = 64,
+    n_neighbors: int = 5,
+    seed: int = 0,
+    n_threads: int | None = 1,
+) -> dict[str, C2STResult]:
+    """:func:`classifier_two_sample_test` for each of ``classifiers`` on one subsample and one
+    set of folds (the same ones each separate call would draw), with each fold's scaler and PCA
+    fitted once and shared by the classifiers. Returns ``{classifier: C2STResult}``."""
+    unknown = [c for c in classifiers if c not in CLASSIFIERS]
+    if unknown or not classifiers:
+        raise ValueError(
+            f"Unknown classifier(s) {unknown or list(classifiers)}; choose from {CLASSIFIERS}."
+        )
     folds = positive_int(folds, "folds", minimum=2)
     n_neighbors = positive_int(n_neighbors, "n_neighbors")
     if pca_components is not None:
@@ -170,7 +203,7 @@ def classifier_two_sample_test(
         )
     # StratifiedKFold balances fold sizes: the largest test fold has ceil(2n / folds) rows.
     n_train = 2 * n - -(-2 * n // folds)  # smallest training set of a fold
-    if classifier == "knn" and n_neighbors > n_train:
+    if "knn" in classifiers and n_neighbors > n_train:
         raise ValueError(
             f"n_neighbors={n_neighbors} exceeds the {n_train} training rows of a fold; use "
             f"n_neighbors <= {n_train}."
@@ -179,23 +212,42 @@ def classifier_two_sample_test(
     rng = np.random.default_rng(seed)
     x = np.concatenate([_balanced_subsample(x_eval, n, rng), _balanced_subsample(x_ref, n, rng)])
     y = np.concatenate([np.ones(n, dtype=np.int64), np.zeros(n, dtype=np.int64)])
-    model = _pipeline(
-        classifier,
-        n_features=x.shape[1],
-        n_train=n_train,
-        pca_components=pca_components,
-        n_neighbors=n_neighbors,
-        seed=seed,
-    )
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    with threadpool_limits(limits=n_threads):
-        predicted = cross_val_predict(model, x, y, cv=cv)
-
-    n_correct = int(np.sum(predicted == y))
-    p_value = binomtest(n_correct, 2 * n, 0.5, alternative="greater").pvalue
-    return C2STResult(
-        accuracy=n_correct / (2 * n),
-        p_value=float(p_value),
-        n_per_class=n,
-        classifier=classifier,
+    projection = _projection(
+        n_features=x.shape[1], n_train=n_train, pca_components=pca_components, seed=seed
     )
+    with threadpool_limits(limits=n_threads):
+        predicted = _out_of_fold_predictions(
+            x, y, cv, projection, {c: _classifier(c, n_neighbors) for c in classifiers}
+        )
+
+    results = {}
+    for classifier, labels in predicted.items():
+        n_correct = int(np.sum(labels == y))
+        p_value = binomtest(n_correct, 2 * n, 0.5, alternative="greater").pvalue
+        results[classifier] = C2STResult(
+            accuracy=n_correct / (2 * n),
+            p_value=float(p_value),
+            n_per_class=n,
+            classifier=classifier,
+        )
+    return results
+
+
+def _out_of_fold_predictions(
+    x: np.ndarray, y: np.ndarray, cv: StratifiedKFold, projection: Pipeline, classifiers: dict
+) -> dict[str, np.ndarray]:
+    """Each classifier's out-of-fold predictions; per fold the projection is fitted once.
+
+    The calls are those ``cross_val_predict`` makes for ``Pipeline(projection + classifier)``:
+    ``fit_transform`` on the training rows, ``transform`` on the test rows, fresh clones per
+    fold, so each classifier's predictions equal its own pipeline's.
+    """
+    predicted = {name: np.empty_like(y) for name in classifiers}
+    for train, test in cv.split(x, y):
+        fold = clone(projection)
+        x_train = fold.fit_transform(x[train], y[train])
+        x_test = fold.transform(x[test])
+        for name, classifier in classifiers.items():
+            predicted[name][test] = clone(classifier).fit(x_train, y[train]).predict(x_test)
+    return predicted

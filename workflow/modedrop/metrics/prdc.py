@@ -35,7 +35,7 @@ sample, rarely); on float64 inputs the counts agree.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -111,23 +111,29 @@ def _merge_smallest(smallest: np.ndarray, tile: np.ndarray, k: int) -> None:
         smallest[improves] = candidates[:, : k + 1]
 
 
-def _squared_knn_radii(x: np.ndarray, squared: np.ndarray, k: int, block_size: int) -> np.ndarray:
-    """Squared distance of each row to its k-th nearest other row (prdc's ``rho_k``).
+def _squared_knn_radii(
+    x: np.ndarray, squared: np.ndarray, ks: Sequence[int], block_size: int
+) -> dict[int, np.ndarray]:
+    """Squared distance of each row to its k-th nearest other row (prdc's ``rho_k``), per k.
 
     Taken as the (k+1)-th smallest squared distance including the row's own distance, set to
-    exactly 0 (as sklearn does for ``pairwise_distances(X)``), by a running (k+1)-smallest per
-    row. The distance matrix is symmetric, so only its upper tiles are formed: an off-diagonal
-    tile updates its rows and, transposed, its columns (half the distance products of a full
-    pass; the (k+1)-th smallest does not depend on the order the candidates arrive in).
+    exactly 0 (as sklearn does for ``pairwise_distances(X)``), by a running (K+1)-smallest per
+    row for the largest K of ``ks``; every smaller k reads its (k+1)-th smallest from the same
+    candidates (an order statistic does not depend on which other values are kept). The
+    distance matrix is symmetric, so only its upper tiles are formed: an off-diagonal tile
+    updates its rows and, transposed, its columns (half the distance products of a full pass;
+    the order statistics do not depend on the order the candidates arrive in).
     """
-    smallest = np.full((x.shape[0], k + 1), np.inf)
+    k_max = max(ks)
+    smallest = np.full((x.shape[0], k_max + 1), np.inf)
     for rows, cols, tile in _tiles(x, squared, x, squared, block_size, upper=True):
         if rows.start == cols.start:
             np.fill_diagonal(tile, 0.0)
-        _merge_smallest(smallest[rows], tile, k)
+        _merge_smallest(smallest[rows], tile, k_max)
         if rows.start != cols.start:
-            _merge_smallest(smallest[cols], np.ascontiguousarray(tile.T), k)
-    return np.maximum(smallest.max(axis=1), 0.0)
+            _merge_smallest(smallest[cols], np.ascontiguousarray(tile.T), k_max)
+    smallest.sort(axis=1)
+    return {k: np.maximum(smallest[:, k], 0.0) for k in ks}
 
 
 def _strict_bounds(squared_radii: np.ndarray) -> np.ndarray:
@@ -143,48 +149,60 @@ class PRDCReference:
     """The real (reference) set with its k-NN radii, computed once, for many fake sets.
 
     ``PRDCReference(real, k, block_size).evaluate(fake)`` equals ``prdc(real, fake, k=k,
-    block_size=block_size)``. ``radii`` holds ``rho_k`` of every real row. ``real`` is kept
-    as given (no float64 copy; float32 stays float32), so do not modify it in place.
+    block_size=block_size)``. ``radii`` holds ``rho_k`` of every real row. ``also_k`` adds
+    further neighbour counts scored in the same pass by :meth:`evaluate_each_k` (the distances
+    are computed once for all of them; each k's scores equal its own ``prdc`` call's). ``real``
+    is kept as given (no float64 copy; float32 stays float32), so do not modify it in place.
     """
 
-    def __init__(self, real: Any, k: int = 5, block_size: int = 512) -> None:
+    def __init__(
+        self, real: Any, k: int = 5, block_size: int = 512, *, also_k: Sequence[int] = ()
+    ) -> None:
         self.k = positive_int(k, "k")
+        self.ks = tuple(dict.fromkeys([self.k, *(positive_int(j, "also_k") for j in also_k)]))
         self.block_size = positive_int(block_size, "block_size")
-        self.real = _knn_features(real, "real", self.k)
+        self.real = _knn_features(real, "real", max(self.ks))
         self._real_squared = _squared_norms(self.real, self.block_size)
         self._squared_radii = _squared_knn_radii(
-            self.real, self._real_squared, self.k, self.block_size
+            self.real, self._real_squared, self.ks, self.block_size
         )
 
     @property
     def radii(self) -> np.ndarray:
-        return np.sqrt(self._squared_radii)
+        return np.sqrt(self._squared_radii[self.k])
 
     def evaluate(self, fake: Any) -> dict[str, float]:
         """Precision, recall, density and coverage of ``fake`` (M x D) against the real set."""
-        fake = _knn_features(fake, "fake", self.k)
-        n = self.real.shape[0]
+        return self.evaluate_each_k(fake)[self.k]
+
+    def evaluate_each_k(self, fake: Any) -> dict[int, dict[str, float]]:
+        """:meth:`evaluate` at every k of ``ks`` (``k`` and ``also_k``), from one distance pass."""
+        fake = _knn_features(fake, "fake", max(self.ks))
+        n, m = self.real.shape[0], fake.shape[0]
         same_width(fake, self.real, ("fake", "real"))
         fake_squared = _squared_norms(fake, self.block_size)
-        real_bounds = _strict_bounds(self._squared_radii)
-        fake_bounds = _strict_bounds(
-            _squared_knn_radii(fake, fake_squared, self.k, self.block_size)
-        )
+        fake_radii = _squared_knn_radii(fake, fake_squared, self.ks, self.block_size)
+        real_bounds = {k: _strict_bounds(self._squared_radii[k]) for k in self.ks}
+        fake_bounds = {k: _strict_bounds(fake_radii[k]) for k in self.ks}
 
-        real_is_close = np.zeros(n, dtype=bool)  # inside some fake ball (recall)
-        real_balls_hit = np.zeros(fake.shape[0], dtype=np.int64)  # per fake (density)
+        real_is_close = {k: np.zeros(n, dtype=bool) for k in self.ks}  # in a fake ball (recall)
+        real_balls_hit = {k: np.zeros(m, dtype=np.int64) for k in self.ks}  # per fake (density)
         nearest_fake = np.full(n, np.inf)  # squared distance to the nearest fake (coverage)
         tiles = _tiles(self.real, self._real_squared, fake, fake_squared, self.block_size)
         for rows, cols, tile in tiles:
-            real_balls_hit[cols] += (tile < real_bounds[rows, None]).sum(axis=0)
-            real_is_close[rows] |= (tile < fake_bounds[None, cols]).any(axis=1)
+            for k in self.ks:
+                real_balls_hit[k][cols] += (tile < real_bounds[k][rows, None]).sum(axis=0)
+                real_is_close[k][rows] |= (tile < fake_bounds[k][None, cols]).any(axis=1)
             np.minimum(nearest_fake[rows], tile.min(axis=1), out=nearest_fake[rows])
 
         return {
-            "precision": float((real_balls_hit > 0).mean()),  # inside some real ball
-            "recall": float(real_is_close.mean()),
-            "density": float(real_balls_hit.sum() / (self.k * fake.shape[0])),
-            "coverage": float((nearest_fake < real_bounds).mean()),
+            k: {
+                "precision": float((real_balls_hit[k] > 0).mean()),  # inside some real ball
+                "recall": float(real_is_close[k].mean()),
+                "density": float(real_balls_hit[k].sum() / (k * m)),
+                "coverage": float((nearest_fake < real_bounds[k]).mean()),
+            }
+            for k in self.ks
         }
 
 
