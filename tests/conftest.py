@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
+from PIL import Image
 
 # Figures are written to files: no test needs a display, and the library leaves the backend to
 # its caller (as the workflow does for its jobs in common.smk).
@@ -16,6 +19,15 @@ REPO = Path(__file__).resolve().parents[1]
 # The contributors' reference material sits beside the checkout; users' machines lack it.
 SHARED = REPO.parent / "shared"
 CELEBA_META = SHARED / "celeba"
+
+
+def noise_jpeg(seed: int) -> bytes:
+    """A small JPEG of uniform noise (48 x 59), different for every seed: an image any encoder
+    decodes and embeds, for tests that only need files in the real format."""
+    rng = np.random.default_rng(seed)
+    buffer = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (59, 48, 3), dtype=np.uint8)).save(buffer, "JPEG")
+    return buffer.getvalue()
 
 
 def official_celeba_meta() -> Path:

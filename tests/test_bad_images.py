@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 
 import h5py
 import numpy as np
 import pytest
-from PIL import Image
 
+from conftest import noise_jpeg
 from modedrop.data.images import ImageDecodeError, ImageMissingError
 from modedrop.extraction import extract_features
 from modedrop.features import FeatureCache, SkippedImageError
@@ -23,21 +22,14 @@ TRUNCATED = "000006b.jpg"
 ENCODER = "efficientnet_lite0"
 
 
-def jpeg_bytes(seed: int) -> bytes:
-    rng = np.random.default_rng(seed)
-    buffer = io.BytesIO()
-    Image.fromarray(rng.integers(0, 256, (59, 48, 3), dtype=np.uint8)).save(buffer, "JPEG")
-    return buffer.getvalue()
-
-
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     """Eight good JPEGs, random bytes named .jpg, and the first half of a real JPEG."""
     root = tmp_path_factory.mktemp("bad_images")
     for i, name in enumerate(GOOD):
-        (root / name).write_bytes(jpeg_bytes(i))
+        (root / name).write_bytes(noise_jpeg(i))
     (root / CORRUPT).write_bytes(np.random.default_rng(99).bytes(2000))
-    whole = jpeg_bytes(100)
+    whole = noise_jpeg(100)
     (root / TRUNCATED).write_bytes(whole[: len(whole) // 2])
     return root
 

@@ -9,30 +9,21 @@ default study's 8,000-image cache came out byte-identical with 1 and 2 threads).
 
 from __future__ import annotations
 
-import io
-
 import h5py
 import numpy as np
 import pytest
-from PIL import Image
 
+from conftest import noise_jpeg
 from modedrop.extraction import extract_features
 
 NAMES = [f"{i:06d}.jpg" for i in range(1, 12)]
-
-
-def jpeg_bytes(seed: int) -> bytes:
-    rng = np.random.default_rng(seed)
-    buffer = io.BytesIO()
-    Image.fromarray(rng.integers(0, 256, (59, 48, 3), dtype=np.uint8)).save(buffer, "JPEG")
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     root = tmp_path_factory.mktemp("threads")
     for i, name in enumerate(NAMES):
-        (root / name).write_bytes(jpeg_bytes(i))
+        (root / name).write_bytes(noise_jpeg(i))
     return root
 
 
