@@ -8,7 +8,11 @@ CORES ?= all
 CONFIG ?= config/config.yaml
 # Scripts run by Snakemake must find the venv's python and modedrop.
 export PATH := $(BIN):$(PATH)
-SNAKEMAKE := snakemake --cores $(CORES) --configfile $(CONFIG) --show-failed-logs
+# --max-jobs-per-timespan: Snakemake's default (100/1s) re-plans every second while the cores are
+# busy, stat-ing every ready job's inputs each time: a fifth of a core on the default study.
+# Every 10 s is ample for local jobs (docs/performance.md, "The scheduler's own time").
+SNAKEMAKE := snakemake --cores $(CORES) --configfile $(CONFIG) --show-failed-logs \
+	--max-jobs-per-timespan 100/10s
 
 .PHONY: help study report test lint bench clean-results
 

@@ -132,3 +132,18 @@ def test_metric_inputs_drop_skipped_images(skipped_cache, tmp_path, caplog, kind
     with FeatureCache(out) as cache:
         read = cache.logits if kind == "logits" else cache.features
         np.testing.assert_array_equal(inputs.sets["target"], read([GOOD[0], GOOD[2]]))
+
+
+def test_rgb_tensor_is_torchvisions_pil_to_tensor():
+    import torch
+    from PIL import Image
+    from torchvision.transforms.v2.functional import pil_to_tensor
+
+    from modedrop.data.images import rgb_tensor
+
+    pixels = np.random.default_rng(0).integers(0, 256, size=(11, 7, 3), dtype=np.uint8)
+    image = Image.fromarray(pixels)
+    ours, theirs = rgb_tensor(image), pil_to_tensor(image)
+    assert torch.equal(ours, theirs) and ours.stride() == theirs.stride()
+    with pytest.raises(ValueError, match="RGB"):
+        rgb_tensor(image.convert("L"))

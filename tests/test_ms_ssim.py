@@ -15,6 +15,7 @@ from modedrop.metrics.ms_ssim import (
     ms_ssim_betas,
     ms_ssim_diversity,
     ms_ssim_scales,
+    pair_scores,
     sample_pairs,
 )
 
@@ -67,6 +68,37 @@ def test_repeated_images_raise_the_score():
     repeated = ms_ssim_diversity(collapsed, n_pairs=150, seed=0)
     assert repeated.mean > base.mean + 0.2
     assert base.mean < 0.5
+
+
+def test_pair_scores_match_torchmetrics_on_the_same_tensors():
+    # pair_scores writes out torchmetrics 1.9.0's operations; on the same tensors (either memory
+    # layout, 3 and 5 scales) the two agree to float32 rounding (in practice bitwise).
+    generator = torch.Generator().manual_seed(0)
+    for shape, scales in (((7, 3, HEIGHT, WIDTH), 3), ((3, 3, 218, 178), 5)):
+        first = torch.rand(shape, generator=generator)
+        second = 0.6 * first + 0.4 * torch.rand(shape, generator=generator)
+        for layout in (torch.contiguous_format, torch.channels_last):
+            x, y = first.to(memory_format=layout), second.to(memory_format=layout)
+            expected = multiscale_structural_similarity_index_measure(
+                x,
+                y,
+                data_range=1.0,
+                kernel_size=11,
+                sigma=1.5,
+                betas=ms_ssim_betas(scales),
+                reduction="none",
+            )
+            torch.testing.assert_close(
+                pair_scores(x, y, scales=scales), expected, rtol=0, atol=1e-6
+            )
+
+
+def test_pair_scores_refuse_mismatched_batches_and_too_many_scales():
+    batch = torch.rand(2, 3, HEIGHT, WIDTH)
+    with pytest.raises(ValueError, match="one shape"):
+        pair_scores(batch, batch[:1], scales=3)
+    with pytest.raises(ValueError, match="ms_ssim_scales"):
+        pair_scores(batch, batch, scales=4)
 
 
 def test_matches_torchmetrics_on_the_same_pairs():

@@ -64,6 +64,8 @@ class Preprocessing:
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         """uint8 CHW RGB tensor -> the tensor the encoder takes (float32 or uint8)."""
+        if self.resize is None and self.crop is None and not self.normalises:
+            return image  # unchanged; and no torchvision import (seconds per pixel-metric job)
         import torch
         from torchvision.transforms.v2 import functional as TF
 

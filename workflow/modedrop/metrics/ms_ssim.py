@@ -9,12 +9,16 @@ quality assessment" (Asilomar)::
     MS-SSIM(x, y) = l_M(x, y)^beta_M * prod_{j=1..M} cs_j(x, y)^beta_j
 
 with ``cs_j`` the contrast-structure term at scale ``j`` (the images halved ``j - 1`` times by
-2 x 2 average pooling) and ``l_M`` the full SSIM at the coarsest scale. It is computed by
-torchmetrics 1.9.0 (``torchmetrics.functional.image.multiscale_structural_similarity_index_
-measure``, file ``torchmetrics/functional/image/ssim.py``) on images scaled to [0, 1] with
-``data_range=1.0``, a Gaussian window of sigma 1.5 (11 taps), k1 = 0.01, k2 = 0.03 and its
-default ``normalize="relu"`` (negative ``cs``/``l`` terms are clamped to 0 before the
-fractional powers, which would otherwise give NaN; not in Wang et al.).
+2 x 2 average pooling) and ``l_M`` the full SSIM at the coarsest scale. :func:`pair_scores`
+computes it as torchmetrics 1.9.0 does (``torchmetrics.functional.image.multiscale_structural_
+similarity_index_measure``, file ``torchmetrics/functional/image/ssim.py``), the same torch
+operations in the same order: images scaled to [0, 1] with ``data_range=1.0``, reflection padding,
+a Gaussian window of sigma 1.5 (11 taps), k1 = 0.01, k2 = 0.03 and torchmetrics' default
+``normalize="relu"`` (negative ``cs``/``l`` terms are clamped to 0 before the fractional powers,
+which would otherwise give NaN; not in Wang et al.). The test suite checks it against
+torchmetrics on the same pairs. It is written out here rather than called because importing
+torchmetrics imports all of its domains (audio, detection, torchvision's models, torch._dynamo):
+4 s of CPU per job, more than the 700 pairs of a default-study job take.
 
 **Number of scales.** The 5 default scales (betas 0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 need images larger than 160 px (the 11 px window must fit in the coarsest scale, ``min(H, W) >
@@ -59,6 +63,7 @@ __all__ = [
 DEFAULT_BETAS: tuple[float, ...] = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 SIGMA = 1.5
 DATA_RANGE = 1.0
+K1, K2 = 0.01, 0.03
 # Distinct-pair sampling draws at random while this share of all pairs is still free;
 # above it, enumerating every pair is cheaper and exact.
 _ENUMERATE_ABOVE = 0.25
@@ -231,19 +236,72 @@ def _size_message(sizes: set[tuple[int, ...]]) -> str:
 def pair_scores(
     first: torch.Tensor, second: torch.Tensor, *, scales: int, kernel_size: int = 11
 ) -> torch.Tensor:
-    """Per-pair MS-SSIM of two float [0, 1] batches (torchmetrics, see the module docstring)."""
-    from torchmetrics.functional.image import multiscale_structural_similarity_index_measure
+    """Per-pair MS-SSIM of two float [0, 1] N x C x H x W batches (see the module docstring).
 
-    return multiscale_structural_similarity_index_measure(
-        first,
-        second,
-        gaussian_kernel=True,
-        sigma=SIGMA,
-        kernel_size=kernel_size,
-        reduction="none",
-        data_range=DATA_RANGE,
-        betas=ms_ssim_betas(scales),
+    ``kernel_size`` enters only the size check, as in torchmetrics: the window has
+    ``int(3.5 * sigma + 0.5) * 2 + 1`` taps.
+    """
+    import torch
+    import torch.nn.functional as F  # noqa: N812 - torch's own convention
+
+    if first.shape != second.shape or first.dim() != 4:
+        raise ValueError(
+            f"pair_scores needs two N x C x H x W batches of one shape, got {tuple(first.shape)} "
+            f"and {tuple(second.shape)}."
+        )
+    if not _torchmetrics_accepts(*first.shape[-2:], scales, kernel_size):
+        raise ValueError(
+            f"{scales} scales do not fit {tuple(first.shape[-2:])} px images; use "
+            "ms_ssim_scales(height, width) scales."
+        )
+    window = _gaussian_window(first.shape[1], first.dtype, first.device)
+    terms = []
+    for _ in range(scales):
+        similarity, contrast_structure = _ssim_terms(first, second, window)
+        terms.append(torch.relu(contrast_structure))
+        first, second = F.avg_pool2d(first, (2, 2)), F.avg_pool2d(second, (2, 2))
+    terms[-1] = torch.relu(similarity)  # the coarsest scale contributes the full SSIM
+    exponents = torch.tensor(ms_ssim_betas(scales), device=first.device).view(-1, 1)
+    return torch.prod(torch.stack(terms) ** exponents, axis=0)
+
+
+def _gaussian_window(channels: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The channels x 1 x 11 x 11 Gaussian window (sigma 1.5) of one grouped convolution."""
+    import torch
+
+    taps = int(3.5 * SIGMA + 0.5) * 2 + 1
+    offsets = torch.arange(
+        start=(1 - taps) / 2, end=(1 + taps) / 2, step=1, dtype=dtype, device=device
     )
+    bell = torch.exp(-torch.pow(offsets / SIGMA, 2) / 2)
+    row = (bell / bell.sum()).unsqueeze(dim=0)
+    return torch.matmul(row.t(), row).expand(channels, 1, taps, taps)
+
+
+def _ssim_terms(
+    first: torch.Tensor, second: torch.Tensor, window: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-pair mean SSIM and mean contrast-structure term at one scale (Wang et al. 2003)."""
+    import torch
+    import torch.nn.functional as F  # noqa: N812
+
+    c1, c2 = pow(K1 * DATA_RANGE, 2), pow(K2 * DATA_RANGE, 2)
+    pad = (window.shape[-1] - 1) // 2
+    first = F.pad(first, (pad, pad, pad, pad), mode="reflect")
+    second = F.pad(second, (pad, pad, pad, pad), mode="reflect")
+    stacked = torch.cat((first, second, first * first, second * second, first * second))
+    means = F.conv2d(stacked, window, groups=first.shape[1]).split(first.shape[0])
+    mean_first_sq, mean_second_sq = means[0].pow(2), means[1].pow(2)
+    mean_product = means[0] * means[1]
+    variance_first = torch.clamp(means[2] - mean_first_sq, min=0.0)
+    variance_second = torch.clamp(means[3] - mean_second_sq, min=0.0)
+    covariance = means[4] - mean_product
+    upper = 2 * covariance + c2
+    lower = (variance_first + variance_second) + c2
+    ssim_map = ((2 * mean_product + c1) * upper) / ((mean_first_sq + mean_second_sq + c1) * lower)
+    cs_map = (upper / lower)[..., pad:-pad, pad:-pad]
+    n = ssim_map.shape[0]
+    return ssim_map.reshape(n, -1).mean(-1), cs_map.reshape(n, -1).mean(-1)
 
 
 def ms_ssim_diversity(
