@@ -4,7 +4,7 @@ glibc's ``malloc`` serves a request above its mmap threshold (at most 32 MiB by 
 fresh ``mmap`` and returns it to the kernel on ``free``. A torch network on the CPU allocates and
 frees activations of that size on every batch (EfficientNet-Lite0's first expanded block at
 224 px and batch 16: 77 MB), so every batch pays the kernel's page faults and zeroing again:
-about 40 % of the extraction's CPU time was kernel time. Raising the mmap threshold (requests up
+a third of the extraction's CPU time was kernel time. Raising the mmap threshold (requests up
 to 1 GiB come from the heap) and the trim threshold (freed memory stays in the heap for the next
 batch) removes that cost, the advice of PyTorch's CPU performance tuning guide (which swaps in
 jemalloc or TCMalloc for the same reason). Only where memory comes from changes, never an
