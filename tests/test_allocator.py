@@ -35,10 +35,12 @@ np.save(sys.argv[2], torch.stack(out).numpy())
 """
 
 
-def _in_subprocess(code: str) -> str:
+def _in_subprocess(code: str, *args: str) -> str:
     # The setting lasts for the process: never change the test runner's own allocator (the
     # benchmark harness's peak-memory tests measure freed memory being returned).
-    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], check=True, capture_output=True, text=True
+    )
     return done.stdout.strip()
 
 
@@ -59,7 +61,7 @@ def test_same_numbers_with_and_without_the_setting(tmp_path):
     outputs = {}
     for mode in ("plain", "tuned"):
         path = tmp_path / f"{mode}.npy"
-        subprocess.run([sys.executable, "-c", _FORWARD, mode, str(path)], check=True)
+        _in_subprocess(_FORWARD, mode, str(path))
         outputs[mode] = np.load(path)
     # One code path computes both: the allocator changes where memory lives, not the arithmetic.
     np.testing.assert_array_equal(outputs["plain"], outputs["tuned"])
